@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Regenerates test/fixtures/ (and a few samples/) from seeded synthetic images with OpenJPEG's
+# opj_compress. Deterministic for a given OpenJPEG version (made with 2.5.0).
+# Usage: bash scripts/make-fixtures.sh        (from anywhere; needs opj_compress and node)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+FIX="$ROOT/test/fixtures"
+SAMPLES="$ROOT/samples"
+
+command -v opj_compress >/dev/null || { echo "opj_compress not found (apt-get install libopenjp2-tools)" >&2; exit 1; }
+command -v node >/dev/null || { echo "node not found" >&2; exit 1; }
+
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+mkdir -p "$FIX" "$SAMPLES"
+
+node "$ROOT/scripts/make-source-images.mjs" "$TMP"
+
+# opj <input> <output> <options...>: every fixture gets -PLT unless the caller passes NOPLT as output prefix.
+opj() {
+  local in="$1" out="$2"
+  shift 2
+  opj_compress -i "$TMP/$in" -o "$out" "$@" >"$TMP/opj.log" 2>&1 || { cat "$TMP/opj.log" >&2; exit 1; }
+  echo "  $(basename "$out")"
+}
+
+# Precincts for the 1000x700 set: 64 at r5 and r4, 32 at r3, then halved (16, 8, 4): resolutions with
+# different precinct sizes, which matters for the position-driven progressions.
+P64='[64,64],[64,64],[32,32]'
+L4='80,40,20,8'
+
+echo "gray 1000x700, five progressions, precincts, 4 layers, 5/3 reversible:"
+for prog in LRCP RLCP RPCL PCRL CPRL; do
+  lc="$(echo "$prog" | tr 'A-Z' 'a-z')"
+  opj gray1000x700.pgm "$FIX/gray1000-$lc-p64-l4.j2k" -PLT -p "$prog" -c "$P64" -r "$L4"
+done
+
+echo "variants:"
+opj gray1000x700.pgm "$FIX/gray1000-irrev97-rpcl-p128-l3.j2k" -PLT -I -p RPCL -c '[128,128]' -r 60,20,6
+opj gray1000x700.pgm "$FIX/gray1000-tiled-t256-off-pcrl.j2k" -PLT -p PCRL -c '[64,64],[32,32]' -r "$L4" \
+  -t 256,256 -d 37,23 -T 10,5
+opj gray1000x700.pgm "$FIX/gray1000-t512-tpr-rpcl.j2k" -PLT -p RPCL -c "$P64" -r "$L4" -t 512,512 -TP R
+# Two disjoint progression volumes (OpenJPEG 2.5 re-emits packets of overlapping volumes, so keep them disjoint).
+opj gray1000x700.pgm "$FIX/gray1000-poc-rpcl-lrcp.j2k" -PLT -c "$P64" -r "$L4" \
+  -POC 'T1=0,0,4,3,1,RPCL/T1=3,0,4,6,1,LRCP'
+opj gray1000x700.pgm "$FIX/gray1000-noplt.j2k" -p RPCL -c "$P64" -r "$L4"
+opj rgb640x480.ppm "$FIX/rgb640-mct-pcrl-p64-l3.j2k" -PLT -p PCRL -c '[64,64],[32,32]' -r 60,20,5
+for prog in RPCL PCRL CPRL; do
+  lc="$(echo "$prog" | tr 'A-Z' 'a-z')"
+  opj yuv420-256x160.raw "$FIX/yuv420-$lc-p32.j2k" -PLT -p "$prog" -c '[32,32],[16,16]' -r 30,4 -mct 0 \
+    -F 256,160,3,8,u@1x1:2x2:2x2
+done
+opj gray257x129.pgm "$FIX/gray257-n6-defprec-l2.j2k" -PLT -n 6 -r 20,1
+opj gray257x129.pgm "$FIX/gray257-sop.j2k" -PLT -SOP -r 20,1
+opj gray257x129.pgm "$FIX/gray257-eph-tlm.j2k" -PLT -EPH -TLM -p RLCP -c '[32,32]' -r 20,1
+opj rgb96x64.ppm "$FIX/rgb96.jp2" -PLT -r 10,1
+opj gray4096.pgm "$FIX/gray4096-rpcl-p128-l8.jp2" -PLT -n 8 -p RPCL \
+  -c '[128,128],[128,128],[128,128],[128,128],[128,128],[128,128],[128,128],[128,128]' \
+  -r 1024,512,256,128,64,32,16,10
+
+head -c 3000 "$FIX/gray257-n6-defprec-l2.j2k" >"$FIX/gray257-truncated.j2k"
+echo "  gray257-truncated.j2k"
+
+echo "box fixtures:"
+opj gray128a.pgm "$TMP/frame0.j2k" -PLT -p RPCL -r 20,1
+opj gray128b.pgm "$TMP/frame1.j2k" -PLT -p RPCL -r 20,1
+opj gray128c.pgm "$TMP/frame2.j2k" -PLT -p RPCL -r 20,1
+(cd "$ROOT" && node --import tsx scripts/make-jpx.ts "$TMP" "$FIX")
+
+echo "samples:"
+cp "$FIX/gray4096-rpcl-p128-l8.jp2" "$FIX/frames3-128.jpx" "$SAMPLES/"
+opj rgb640x480.ppm "$SAMPLES/rgb640-rpcl.jp2" -PLT -p RPCL -c '[64,64]' -r 40,10,2
+ls -l "$SAMPLES"
+
+du -sh "$FIX"

@@ -1,0 +1,47 @@
+/**
+ * `jpipd index DIR`: builds the index cache file of every image ahead of time, with a progress bar.
+ * A broken image is reported and skipped; the others are indexed.
+ */
+import * as path from 'node:path';
+import { toErrorData } from '../errors.js';
+import { FileCache } from '../io/file-source.js';
+import { loadTarget } from '../io/targets.js';
+
+/** Outcome of indexing a folder. */
+export interface IndexOutcome {
+  images: number;
+  indexed: number;
+  cached: number;
+  failed: number;
+  failures: Array<{ image: string; code: string; message: string }>;
+}
+
+/** A one-line progress bar for a terminal (or a plain line per step otherwise). */
+function progress(out: NodeJS.WriteStream, done: number, total: number, name: string): void {
+  const width = 30;
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${name.slice(-40)}`;
+  if (out.isTTY) out.write(`\r${line.padEnd(90)}`);
+  else if (done === total || done % 50 === 0) out.write(line + '\n');
+}
+
+/** Indexes `images` (paths relative to `root`) into `cacheDir`. */
+export function indexFolder(root: string, images: string[], cacheDir: string, out: NodeJS.WriteStream): IndexOutcome {
+  const files = new FileCache(8);
+  const result: IndexOutcome = { images: images.length, indexed: 0, cached: 0, failed: 0, failures: [] };
+  images.forEach((rel, i) => {
+    try {
+      const loaded = loadTarget(path.join(root, rel), rel, cacheDir, files);
+      if (loaded.fromCache) result.cached++;
+      else result.indexed++;
+    } catch (e) {
+      const d = toErrorData(e);
+      result.failed++;
+      result.failures.push({ image: rel, code: d.code, message: d.message });
+    }
+    progress(out, i + 1, images.length, rel);
+  });
+  if (out.isTTY) out.write('\n');
+  files.closeAll();
+  return result;
+}

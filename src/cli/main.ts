@@ -1,0 +1,123 @@
+/**
+ * jpipd command line: `serve` runs the server, `index` builds index cache files ahead of time.
+ * Exit codes: 0 ok, 1 runtime failure, 2 bad arguments.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pino } from 'pino';
+import { parseArgs, intOption, stringOption, UsageError } from './args.js';
+import { indexFolder } from './index-command.js';
+import { startServer } from '../server/server.js';
+
+const USAGE = `usage:
+  jpipd serve --root DIR [--host 127.0.0.1] [--port 8090] [--threads N] [--cache-dir DIR]
+              [--index-budget-mb 512] [--session-idle-s 300] [--log-level info]
+  jpipd index DIR [--cache-dir DIR]
+  jpipd help`;
+
+/** Default index cache directory: under the OS temp dir, never inside the image root. */
+export const defaultCacheDir = (): string => path.join(os.tmpdir(), 'jpipd-index-cache');
+
+function existingDir(p: string, what: string): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(p);
+  } catch {
+    throw new UsageError(`${what} ${p} does not exist`);
+  }
+  if (!st.isDirectory()) throw new UsageError(`${what} ${p} is not a directory`);
+  return fs.realpathSync(p);
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, {
+    root: 'value',
+    host: 'value',
+    port: 'value',
+    threads: 'value',
+    'cache-dir': 'value',
+    'index-budget-mb': 'value',
+    'session-idle-s': 'value',
+    'log-level': 'value',
+  });
+  if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
+  const rootArg = stringOption(args, 'root');
+  if (!rootArg) throw new UsageError('serve needs --root DIR');
+  const root = existingDir(rootArg, '--root');
+  const host = stringOption(args, 'host', '127.0.0.1');
+  const port = intOption(args, 'port', 8090, 0, 65535);
+  const threads = intOption(args, 'threads', Math.max(2, os.availableParallelism()), 1, 256);
+  const cacheDir = path.resolve(stringOption(args, 'cache-dir', defaultCacheDir()));
+  const budget = intOption(args, 'index-budget-mb', 512, 1, 1 << 20) * 1024 * 1024;
+  const idle = intOption(args, 'session-idle-s', 300, 1, 86400);
+  const level = stringOption(args, 'log-level', 'info');
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw new UsageError('--log-level must be one of fatal, error, warn, info, debug, trace, silent');
+  const log = pino({ level, base: undefined });
+  const server = await startServer({ root, host, port, threads, cacheDir, indexBudgetBytes: budget, sessionIdleMs: idle * 1000, log: (e) => log.info(e) });
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
+  const examples = listImages(root).slice(0, 5);
+  log.info({ event: 'listening', url: base, root: '.', threads, cacheDir }, 'jpipd listening');
+  process.stderr.write(`jpipd serving ${root} on ${base} (${threads} worker threads)\n`);
+  for (const rel of examples) {
+    process.stderr.write(`  try: curl -s '${base}/${rel}?cnew=http&type=jpp-stream&fsiz=256,256,round-down&len=65536' -D - -o /dev/null\n`);
+  }
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  log.info({ event: 'stopping' });
+  await server.close();
+  return 0;
+}
+
+/** Image files under a folder (relative paths), for the start-up hints. */
+export function listImages(root: string, limit = 10000): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, rel: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (out.length >= limit || e.name.startsWith('.')) continue;
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) walk(path.join(dir, e.name), r);
+      else if (e.isFile() && /\.(jp2|jpx|jpf|j2k|j2c|jpc)$/i.test(e.name)) out.push(r);
+    }
+  };
+  walk(root, '');
+  return out.sort();
+}
+
+async function index(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { 'cache-dir': 'value' });
+  if (args.positionals.length !== 1) throw new UsageError('index needs exactly one DIR');
+  const root = existingDir(args.positionals[0], 'DIR');
+  const cacheDir = path.resolve(stringOption(args, 'cache-dir', defaultCacheDir()));
+  const result = indexFolder(root, listImages(root, Number.MAX_SAFE_INTEGER), cacheDir, process.stderr);
+  process.stdout.write(JSON.stringify({ event: 'indexed', ...result }) + '\n');
+  return result.failed > 0 ? 1 : 0;
+}
+
+/** Runs the CLI; returns the process exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (cmd === 'serve') return await serve(rest);
+    if (cmd === 'index') return await index(rest);
+    if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
+      process.stdout.write(USAGE + '\n');
+      return 0;
+    }
+    throw new UsageError(cmd ? `unknown command ${cmd}` : 'no command given');
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`jpipd: ${e.message}\n${USAGE}\n`);
+      return 2;
+    }
+    process.stderr.write(`jpipd: ${(e as Error).message}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * File byte sources for worker threads: synchronous positional reads (workers may block; the
+ * uWebSockets.js thread never calls these). Open descriptors are kept in a small per-thread LRU.
+ */
+import * as fs from 'node:fs';
+import { checkRange, type ByteSource } from '../bytes/source.js';
+import { JpipdError } from '../errors.js';
+
+/** Largest single read (a packet or a header); bigger requests are a corrupt-length symptom. */
+export const MAX_READ = 256 * 1024 * 1024;
+
+/** A ByteSource over an open file descriptor. */
+export class FileSource implements ByteSource {
+  constructor(
+    readonly fd: number,
+    readonly size: number,
+  ) {}
+
+  read(offset: number, length: number): Uint8Array {
+    checkRange(this.size, offset, length);
+    if (length > MAX_READ) throw new JpipdError('ERR_IMAGE_LIMIT', `a single read of ${length} bytes exceeds the limit`);
+    const out = Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = fs.readSync(this.fd, out, done, length - done, offset + done);
+      if (n === 0) throw new JpipdError('ERR_IO', 'the image is shorter than when it was indexed');
+      done += n;
+    }
+    return new Uint8Array(out.buffer, out.byteOffset, length);
+  }
+}
+
+/** Identity of a file version: a changed size or mtime means a changed file. */
+export interface FileStamp {
+  size: number;
+  mtimeMs: number;
+}
+
+/** Per-thread cache of open files keyed by absolute path and stamp, bounded, least recently used closed first. */
+export class FileCache {
+  private readonly open = new Map<string, { src: FileSource; stamp: FileStamp }>();
+  constructor(private readonly max = 64) {}
+
+  /** A source for `abs`; throws ERR_IO if the file no longer matches `stamp`. */
+  get(abs: string, stamp: FileStamp): FileSource {
+    const hit = this.open.get(abs);
+    if (hit && hit.stamp.size === stamp.size && hit.stamp.mtimeMs === stamp.mtimeMs) {
+      this.open.delete(abs);
+      this.open.set(abs, hit);
+      return hit.src;
+    }
+    if (hit) this.drop(abs);
+    const fd = fs.openSync(abs, 'r');
+    const st = fs.fstatSync(fd);
+    if (st.size !== stamp.size || st.mtimeMs !== stamp.mtimeMs) {
+      fs.closeSync(fd);
+      throw new JpipdError('ERR_IO', 'the image changed while it was being served');
+    }
+    const src = new FileSource(fd, st.size);
+    this.open.set(abs, { src, stamp });
+    while (this.open.size > this.max) this.drop(this.open.keys().next().value as string);
+    return src;
+  }
+
+  private drop(abs: string): void {
+    const e = this.open.get(abs);
+    if (!e) return;
+    this.open.delete(abs);
+    try {
+      fs.closeSync(e.src.fd);
+    } catch {
+      // already closed: nothing to release
+    }
+  }
+
+  /** Closes every descriptor. */
+  closeAll(): void {
+    for (const abs of [...this.open.keys()]) this.drop(abs);
+  }
+}

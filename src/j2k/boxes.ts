@@ -1,0 +1,123 @@
+/**
+ * JP2/JPX box structure (15444-1 Annex I, 15444-2 Annex M) and target layout: which codestreams a
+ * file holds and how metadata-bin 0 is formed (notes §4.4, §4.5). Reads box headers only.
+ */
+import { be, checkRange, type ByteSource } from '../bytes/source.js';
+import { corrupt, overLimit, unsupported } from '../errors.js';
+import { scanCodestream } from './codestream.js';
+import { SIZ, SOC } from './markers.js';
+import type { BoxRef, CodestreamLayout, MetadataItem, TargetKind, TargetLayout } from './types.js';
+
+/** Most top-level boxes accepted in one file. */
+export const MAX_TOP_LEVEL_BOXES = 1_000_000;
+
+/** The 12-byte JPEG 2000 signature box: LBox 12, 'jP  ', 0x0D0A870A (15444-1 I.5.1). */
+const SIGNATURE = [0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a];
+
+/** Box type as a 4-character string (bytes taken as Latin-1). */
+function typeString(b: Uint8Array, p: number): string {
+  return String.fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3]);
+}
+
+/**
+ * Reads the box header at `offset` (15444-1 I.4): LBox = 0 means the box runs to `end`, LBox = 1
+ * means a 64-bit XLBox follows, otherwise LBox >= 8. Throws ERR_IMAGE_CORRUPT if the box leaves `end`.
+ */
+export function readBoxHeader(src: ByteSource, offset: number, end: number): BoxRef {
+  checkRange(end, offset, 8, 'box header');
+  const h = src.read(offset, 8);
+  const LBox = be.u32(h, 0);
+  const type = typeString(h, 4);
+  let headerLength = 8;
+  let length: number;
+  if (LBox === 0) {
+    length = end - offset;
+  } else if (LBox === 1) {
+    checkRange(end, offset, 16, `'${type}' box XLBox`);
+    length = be.u64(src.read(offset + 8, 8), 0);
+    headerLength = 16;
+    if (length < 16) throw corrupt(`'${type}' box XLBox ${length} < 16`);
+  } else {
+    if (LBox < 8) throw corrupt(`'${type}' box LBox ${LBox} < 8`);
+    length = LBox;
+  }
+  checkRange(end, offset, length, `'${type}' box`);
+  return { type, offset, headerLength, length };
+}
+
+/** Lists the boxes in [offset, end) (one level, no descent). */
+export function listBoxes(src: ByteSource, offset: number, end: number): BoxRef[] {
+  const boxes: BoxRef[] = [];
+  let pos = offset;
+  while (pos < end) {
+    if (boxes.length >= MAX_TOP_LEVEL_BOXES) throw overLimit(`more than ${MAX_TOP_LEVEL_BOXES} boxes`);
+    const b = readBoxHeader(src, pos, end);
+    boxes.push(b);
+    pos += b.length;
+  }
+  return boxes;
+}
+
+/** Decides JP2 or JPX from the file type box (15444-1 I.5.2, 15444-2 M.11.1). */
+function kindFromFtyp(src: ByteSource, ftyp: BoxRef): TargetKind {
+  const n = ftyp.length - ftyp.headerLength;
+  if (n < 8 || (n - 8) % 4 !== 0) throw corrupt(`'ftyp' box length ${ftyp.length}`);
+  const body = src.read(ftyp.offset + ftyp.headerLength, n);
+  const brand = typeString(body, 0);
+  const compat: string[] = [];
+  for (let p = 8; p < n; p += 4) compat.push(typeString(body, p));
+  if (brand === 'jpx ') return 'jpx';
+  if (brand === 'jp2 ' || brand === 'jph ') return 'jp2';
+  if (compat.includes('jpx ') || compat.includes('jpxb')) return 'jpx';
+  if (compat.includes('jp2 ')) return 'jp2';
+  throw unsupported(`file type brand '${brand}'`);
+}
+
+/** Metadata-bin 0 layout: boxes verbatim, each jp2c replaced by a codestream placeholder (notes §4.4). */
+function metadataOf(boxes: BoxRef[]): MetadataItem[] {
+  const items: MetadataItem[] = [];
+  let cs = 0;
+  for (const b of boxes) {
+    if (b.type === 'jp2c') {
+      items.push({ kind: 'phld', codestream: cs++, box: b });
+      continue;
+    }
+    const last = items[items.length - 1];
+    if (last && last.kind === 'inline' && last.offset + last.length === b.offset) last.length += b.length;
+    else items.push({ kind: 'inline', offset: b.offset, length: b.length });
+  }
+  return items;
+}
+
+/**
+ * Scans a target file: a raw codestream (starts with SOC, SIZ) or a JP2/JPX box file. Codestreams are
+ * numbered in the physical order of top-level jp2c boxes (notes §4.5). Throws ERR_IMAGE_CORRUPT for
+ * bad structure, ERR_IMAGE_UNSUPPORTED for hyperlinked JPX (ftbl) and unknown brands.
+ */
+export function scanTarget(src: ByteSource): TargetLayout {
+  const size = src.size;
+  if (size < 12) throw corrupt(`file too short for JPEG 2000 (${size} bytes)`);
+  const head = src.read(0, 12);
+  if (be.u16(head, 0) === SOC && be.u16(head, 2) === SIZ) {
+    return { kind: 'raw', size, boxes: [], codestreams: [scanCodestream(src, 0, size)], codestreamBoxes: [null], metadata: [] };
+  }
+  for (let i = 0; i < SIGNATURE.length; i++) {
+    if (head[i] !== SIGNATURE[i]) throw corrupt('not a JPEG 2000 file (no SOC and no JP2 signature box)');
+  }
+  const boxes = listBoxes(src, 0, size);
+  if (boxes.length < 2 || boxes[1].type !== 'ftyp') throw corrupt("the signature box is not followed by 'ftyp'");
+  const kind = kindFromFtyp(src, boxes[1]);
+  const codestreams: CodestreamLayout[] = [];
+  const codestreamBoxes: BoxRef[] = [];
+  for (const b of boxes) {
+    if (b.type === 'ftbl') throw unsupported('hyperlinked JPX (ftbl)');
+    if (b.type !== 'jp2c') continue;
+    const start = b.offset + b.headerLength;
+    checkRange(size, start, b.length - b.headerLength, "'jp2c' box");
+    codestreams.push(scanCodestream(src, start, b.offset + b.length));
+    codestreamBoxes.push(b);
+  }
+  if (codestreams.length === 0) throw corrupt("no 'jp2c' codestream box");
+  if (kind === 'jp2' && codestreams.length !== 1) throw corrupt(`a JP2 file must have one 'jp2c' box, found ${codestreams.length}`);
+  return { kind, size, boxes, codestreams, codestreamBoxes, metadata: metadataOf(boxes) };
+}

@@ -1,0 +1,290 @@
+/**
+ * The JPIP response engine (15444-9 C, D): given a normalised request, a target, the packet index
+ * and the session's cache model, produce one JPP-stream response body and the model delta. It knows
+ * nothing of HTTP, sockets or threads: HTTP, WebSocket and in-process harnesses all call `serve()`.
+ *
+ * Delivery order (docs/jpip-support.md): metadata-bin 0 until complete, then per codestream its main
+ * header, the tile headers of the window's tiles, and the window's precinct packets layer by layer
+ * (LRCP restricted to the window: every precinct's layer 0, then every precinct's layer 1, ...), so
+ * quality rises evenly over the whole window as in the ESA paper.
+ */
+import type { ByteSource } from '../bytes/source.js';
+import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT, CLASS_TILE_HEADER, EOR_BYTE_LIMIT, EOR_RESPONSE_LIMIT, EOR_WINDOW_DONE } from '../bytes/jpp.js';
+import type { TargetLayout, TileGeometry } from '../j2k/types.js';
+import { precinctBinId } from '../j2k/geometry.js';
+import { BinKind, COMPLETE, heldIn, type ModelDelta, type ModelSnapshot, type StreamModel } from './cache-model.js';
+import { JppBuilder } from './jpp-builder.js';
+import { mainHeaderPieces, metadataBin0Pieces, tileHeaderPieces, type Piece } from './pieces.js';
+import type { Round, UintRange } from './request.js';
+import { expandSampledRanges } from './ranges.js';
+import { chooseFrame, frameRegionToCanvas, isEmpty, mapRegion, tilePrecinctSpans, tilesInRegion, type Rect } from './window.js';
+
+/** Access to packet locations, implemented over the shared index by packet-index/. */
+export interface PacketTable {
+  /** Slot number of packet (t, c, r, p, l) of codestream `cs`. */
+  slotOf(cs: number, t: number, c: number, r: number, p: number, l: number): number;
+  /**
+   * Ensures resolution levels 0..upTo of `cs` are indexed, then copies the records of `slots`
+   * (absolute file offset and length of each packet) into the output arrays.
+   */
+  read(cs: number, upTo: number, slots: Int32Array, offsets: Float64Array, lengths: Uint32Array): void;
+}
+
+/** Everything the engine reads about one target. */
+export interface TargetAccess {
+  layout: TargetLayout;
+  /** Bytes of the target file (metadata boxes). */
+  targetSource: ByteSource;
+  /** Bytes of the file holding codestream `cs`. */
+  codestreamSource(cs: number): ByteSource;
+  /** Geometry of tile t of codestream cs (cached by the implementation). */
+  tile(cs: number, t: number): TileGeometry;
+  /** Smallest decomposition level count over all tile-components of `cs` (bounds fsiz rounding). */
+  minLevels(cs: number): number;
+  packets: PacketTable;
+}
+
+/** A request reduced to what the engine acts on (built by the request normaliser). */
+export interface ServeRequest {
+  /** Codestreams of interest, in delivery order. */
+  codestreams: number[];
+  /** The view window; absent = no image data (headers and metadata only). */
+  window?: {
+    fx: number;
+    fy: number;
+    round: Round;
+    roff?: { x: number; y: number };
+    rsiz?: { x: number; y: number };
+  };
+  /** Components of interest (`comps` ranges); null = all. */
+  comps: UintRange[] | null;
+  /** Only the first `layers` quality layers; undefined = all. */
+  layers?: number;
+  /** Message byte budget (EOR excluded); undefined = unlimited. */
+  len?: number;
+  /** `metareq=...!!`: metadata only. */
+  metadataOnly: boolean;
+}
+
+/** The window actually served, for JPIP-fsiz/roff/rsiz/layers response headers. */
+export interface ServedWindow {
+  fsiz: [number, number];
+  roff: [number, number];
+  rsiz: [number, number];
+  layers: number;
+}
+
+/** What one response produced. */
+export interface ServeResult {
+  body: Uint8Array;
+  eor: number;
+  delta: ModelDelta[];
+  /** Per requested codestream: the served window (first codestream's is reported in headers). */
+  served?: ServedWindow;
+  messages: number;
+  /** Body bytes taken from the image (excluding message headers). */
+  dataBytes: number;
+}
+
+/** Server-side bound on one response when the request sets no `len` (then EOR 7). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/** Why the walk stopped. */
+const enum Stop {
+  None = 0,
+  Budget = 1,
+  ServerLimit = 2,
+}
+
+/** One response in progress: the builder, the budget and the model view. */
+class Walk {
+  readonly out = new JppBuilder();
+  readonly delta: ModelDelta[] = [];
+  stop = Stop.None;
+  private readonly budget: number;
+  private readonly limit: Stop;
+
+  constructor(
+    private readonly model: ModelSnapshot,
+    len: number | undefined,
+    maxBytes: number,
+  ) {
+    this.budget = len === undefined ? maxBytes : Math.min(len, maxBytes);
+    this.limit = len === undefined || len > maxBytes ? Stop.ServerLimit : Stop.Budget;
+  }
+
+  /** Bytes held by the client of a bin. */
+  held(kind: BinKind, cs: number, id: number): number {
+    if (kind === BinKind.Metadata) return heldIn(this.model.meta, id);
+    const s = this.model.streams.get(cs);
+    if (!s) return 0;
+    if (kind === BinKind.MainHeader) return s.main;
+    return heldIn(kind === BinKind.TileHeader ? s.tiles : s.precincts, id);
+  }
+
+  private setHeld(kind: BinKind, cs: number, id: number, held: number): void {
+    this.delta.push([kind, cs, id, held]);
+    if (kind === BinKind.Metadata) {
+      this.model.meta.set(id, held);
+      return;
+    }
+    let s: StreamModel | undefined = this.model.streams.get(cs);
+    if (!s) {
+      s = { main: 0, tiles: new Map(), precincts: new Map() };
+      this.model.streams.set(cs, s);
+    }
+    if (kind === BinKind.MainHeader) s.main = held;
+    else (kind === BinKind.TileHeader ? s.tiles : s.precincts).set(id, held);
+  }
+
+  /**
+   * Offers one piece of a bin. Sends what the client lacks of it, within the budget; returns false
+   * once the response must stop. `src` supplies file bytes for file-backed pieces.
+   */
+  offer(kind: BinKind, cls: number, cs: number, id: number, piece: Piece, src: ByteSource): boolean {
+    if (this.stop !== Stop.None) return false;
+    const held = this.held(kind, cs, id);
+    if (held === COMPLETE) return true;
+    const end = piece.binOffset + piece.length;
+    if (held < piece.binOffset) return true; // an earlier piece is missing: never open a hole
+    if (held >= end && !piece.last) return true;
+    const start = Math.min(held, end);
+    const n = end - start;
+    const remaining = this.budget - this.out.length;
+    // Progress rule (notes §7.2): a response with a non-zero budget always carries something new.
+    const owed = this.out.messages === 0 && this.budget > 0;
+    const splittable = piece.splittable && n > 0;
+    if (this.out.headerLength(cls, cs, id, start, n, piece.last) + n <= remaining || (owed && !splittable)) {
+      this.emit(kind, cls, cs, id, piece, src, start, n, piece.last);
+      return true;
+    }
+    if (!splittable) return this.halt();
+    let fit = remaining - this.out.headerLength(cls, cs, id, start, n, false);
+    if (owed) fit = Math.max(fit, 1);
+    if (fit > 0) this.emit(kind, cls, cs, id, piece, src, start, Math.min(fit, n - 1), false);
+    return this.halt();
+  }
+
+  private emit(kind: BinKind, cls: number, cs: number, id: number, piece: Piece, src: ByteSource, start: number, n: number, complete: boolean): void {
+    let body: Uint8Array;
+    if (piece.bytes) body = piece.bytes.subarray(start - piece.binOffset, start - piece.binOffset + n);
+    else body = n === 0 ? new Uint8Array(0) : src.read((piece.fileOffset as number) + (start - piece.binOffset), n);
+    this.out.message(cls, cs, id, start, body, complete);
+    this.setHeld(kind, cs, id, complete ? COMPLETE : start + n);
+  }
+
+  halt(): false {
+    this.stop = this.limit;
+    return false;
+  }
+}
+
+/** Produces one response. Throws JpipdError for image faults found while indexing (caller maps them). */
+export function serve(target: TargetAccess, req: ServeRequest, model: ModelSnapshot, maxBytes = DEFAULT_MAX_RESPONSE_BYTES): ServeResult {
+  const walk = new Walk(model, req.len, maxBytes);
+  if (req.len !== 0) {
+    const meta = metadataBin0Pieces(target.layout, (o, n) => target.targetSource.read(o, n));
+    for (const p of meta) if (!walk.offer(BinKind.Metadata, CLASS_METADATA, 0, 0, p, target.targetSource)) break;
+    if (!req.metadataOnly) for (const cs of req.codestreams) if (walk.stop === Stop.None) serveCodestream(walk, target, req, cs);
+  }
+  // The window reported in JPIP-fsiz/roff/rsiz is the first requested codestream's.
+  const served = req.codestreams.length > 0 ? planWindow(target, req, req.codestreams[0])?.served : undefined;
+  const eor = walk.stop === Stop.Budget || req.len === 0 ? EOR_BYTE_LIMIT : walk.stop === Stop.ServerLimit ? EOR_RESPONSE_LIMIT : EOR_WINDOW_DONE;
+  walk.out.eor(eor);
+  return { body: walk.out.finish(), eor, delta: walk.delta, served, messages: walk.out.messages, dataBytes: walk.out.dataBytes };
+}
+
+/** The frame and region a request selects on codestream `cs`, and what to report about them. */
+function planWindow(target: TargetAccess, req: ServeRequest, cs: number): { served: ServedWindow; frameD: number; region: Rect } | undefined {
+  const w = req.window;
+  if (!w) return undefined;
+  const layout = target.layout.codestreams[cs];
+  const frame = chooseFrame(layout.siz, target.minLevels(cs), w.fx, w.fy, w.round);
+  const region = mapRegion(frame, { fx: w.fx, fy: w.fy }, w.roff, w.rsiz);
+  let maxLayers = layout.cod.layers;
+  for (const o of layout.tiles) if (o?.cod) maxLayers = Math.max(maxLayers, o.cod.layers);
+  const served: ServedWindow = {
+    fsiz: [frame.fx, frame.fy],
+    roff: [region.x0, region.y0],
+    rsiz: [Math.max(0, region.x1 - region.x0), Math.max(0, region.y1 - region.y0)],
+    layers: Math.min(req.layers ?? maxLayers, maxLayers),
+  };
+  return { served, frameD: frame.d, region };
+}
+
+/** Headers and window precincts of one codestream. */
+function serveCodestream(walk: Walk, target: TargetAccess, req: ServeRequest, cs: number): void {
+  const layout = target.layout.codestreams[cs];
+  const src = target.codestreamSource(cs);
+  const plan = planWindow(target, req, cs);
+  const siz = layout.siz;
+  for (const p of mainHeaderPieces(layout)) if (!walk.offer(BinKind.MainHeader, CLASS_MAIN_HEADER, cs, 0, p, src)) return;
+  if (!plan) {
+    const nt = Math.ceil((siz.Xsiz - siz.XTOsiz) / siz.XTsiz) * Math.ceil((siz.Ysiz - siz.YTOsiz) / siz.YTsiz);
+    for (let t = 0; t < nt; t++) for (const p of tileHeaderPieces(layout, t)) if (!walk.offer(BinKind.TileHeader, CLASS_TILE_HEADER, cs, t, p, src)) return;
+    return;
+  }
+  if (isEmpty(plan.region)) return;
+  const canvas = frameRegionToCanvas(siz, plan.frameD, plan.region);
+  const tiles = tilesInRegion(siz, canvas);
+  for (const t of tiles) for (const p of tileHeaderPieces(layout, t)) if (!walk.offer(BinKind.TileHeader, CLASS_TILE_HEADER, cs, t, p, src)) return;
+  servePrecincts(walk, target, req, cs, tiles, canvas, plan.frameD, src);
+}
+
+/** One precinct of the window with its packets' records. */
+interface WindowPrecinct {
+  t: number;
+  c: number;
+  r: number;
+  id: number;
+  layers: number;
+  /** Index of its layer-0 record in the records arrays. */
+  first: number;
+}
+
+/** The window's precincts, packets read from the index in one locked copy, walked layer by layer. */
+function servePrecincts(walk: Walk, target: TargetAccess, req: ServeRequest, cs: number, tiles: number[], canvas: Rect, d: number, src: ByteSource): void {
+  const layout = target.layout.codestreams[cs];
+  const Nc = layout.siz.Csiz;
+  const Nt = Math.ceil((layout.siz.Xsiz - layout.siz.XTOsiz) / layout.siz.XTsiz) * Math.ceil((layout.siz.Ysiz - layout.siz.YTOsiz) / layout.siz.YTsiz);
+  const comps = req.comps ? expandSampledRanges(req.comps, Nc - 1, Nc) : Array.from({ length: Nc }, (_, i) => i);
+  const precincts: WindowPrecinct[] = [];
+  const slots: number[] = [];
+  let topLevel = 0;
+  let maxLayers = 0;
+  for (const t of tiles) {
+    const tile = target.tile(cs, t);
+    const L = Math.min(tile.layers, req.layers ?? tile.layers);
+    maxLayers = Math.max(maxLayers, L);
+    for (const span of tilePrecinctSpans(tile, canvas, d, comps)) {
+      const res = tile.components[span.c].resolutions[span.r];
+      topLevel = Math.max(topLevel, span.r);
+      for (let py = span.py0; py < span.py1; py++) {
+        for (let px = span.px0; px < span.px1; px++) {
+          const p = py * res.npx + px;
+          precincts.push({ t, c: span.c, r: span.r, id: precinctBinId(t, span.c, res.precinctBase + p, Nc, Nt), layers: L, first: slots.length });
+          for (let l = 0; l < tile.layers; l++) slots.push(target.packets.slotOf(cs, t, span.c, span.r, p, l));
+        }
+      }
+    }
+  }
+  if (precincts.length === 0) return;
+  // LRCP inside the window: resolution, then component, then tile and position, for each layer.
+  precincts.sort((a, b) => a.r - b.r || a.c - b.c || a.t - b.t || a.id - b.id);
+  const slotArr = Int32Array.from(slots);
+  const offsets = new Float64Array(slotArr.length);
+  const lengths = new Uint32Array(slotArr.length);
+  target.packets.read(cs, topLevel, slotArr, offsets, lengths);
+  const binOffset = new Float64Array(precincts.length);
+  for (let l = 0; l < maxLayers; l++) {
+    for (let i = 0; i < precincts.length; i++) {
+      const pr = precincts[i];
+      if (l >= pr.layers) continue;
+      const k = pr.first + l;
+      const total = target.tile(cs, pr.t).layers;
+      const piece: Piece = { binOffset: binOffset[i], length: lengths[k], fileOffset: offsets[k], last: l === total - 1, splittable: true };
+      binOffset[i] += lengths[k];
+      if (!walk.offer(BinKind.Precinct, CLASS_PRECINCT, cs, pr.id, piece, src)) return;
+    }
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * From a parsed request to what the engine acts on (15444-9 C.4, C.5): the codestreams of interest
+ * (`stream`, `context=jpxl<...>`, default codestream 0), the view window, components, layers, budget.
+ * Every request is self-contained: nothing is inherited from an earlier request.
+ */
+import type { ServeRequest } from './engine.js';
+import { expandSampledRanges } from './ranges.js';
+import type { JpipRequest } from './request.js';
+
+/** Most codestreams one request may name (the paper's clients ask 15 frames at a time). */
+export const MAX_CODESTREAMS_PER_REQUEST = 4096;
+
+/**
+ * Codestreams named by the request, in request order, limited to those that exist. Compositing
+ * layer i maps to codestream i (Helioviewer movies; a general jplh mapping comes with issue 3).
+ */
+export function requestedCodestreams(req: JpipRequest, count: number): number[] {
+  const max = count - 1;
+  const out: number[] = [];
+  if (req.stream) out.push(...expandSampledRanges(req.stream, max, MAX_CODESTREAMS_PER_REQUEST));
+  if (req.context) {
+    for (const ctx of req.context) {
+      if (ctx.kind !== 'jpxl') continue;
+      for (const cs of expandSampledRanges(ctx.layers, max, MAX_CODESTREAMS_PER_REQUEST)) if (!out.includes(cs)) out.push(cs);
+    }
+  }
+  if (!req.stream && !req.context) out.push(0);
+  return out.slice(0, MAX_CODESTREAMS_PER_REQUEST);
+}
+
+/** The engine's view of a request on a target with `count` codestreams. */
+export function toServeRequest(req: JpipRequest, count: number): ServeRequest {
+  return {
+    codestreams: requestedCodestreams(req, count),
+    window: req.fsiz ? { fx: req.fsiz.fx, fy: req.fsiz.fy, round: req.fsiz.round, roff: req.roff, rsiz: req.rsiz } : undefined,
+    comps: req.comps ?? null,
+    layers: req.layers,
+    len: req.len,
+    metadataOnly: req.metareq?.metadataOnly ?? false,
+  };
+}

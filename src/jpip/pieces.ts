@@ -1,0 +1,108 @@
+/**
+ * Data-bin contents as "pieces": byte ranges of a data-bin with where their bytes come from
+ * (notes §4). The engine walks pieces in delivery order and lets the cache model and the byte
+ * budget decide what is sent. Pure functions of the target layout.
+ */
+import { put } from '../bytes/source.js';
+import type { CodestreamLayout, MarkerSegment, TargetLayout } from '../j2k/types.js';
+import { PLM, PLT, TLM } from './marker-policy.js';
+
+/** A contiguous range of one data-bin and the source of its bytes. */
+export interface Piece {
+  /** Offset of the piece inside its data-bin. */
+  binOffset: number;
+  length: number;
+  /** Bytes from the file (absolute offset) or given inline (placeholders). */
+  fileOffset?: number;
+  bytes?: Uint8Array;
+  /** True if the piece ends the data-bin (its last byte is the bin's last byte). */
+  last: boolean;
+  /** False for placeholder boxes, which are only sent whole (notes §4.4). */
+  splittable: boolean;
+}
+
+/** Merges adjacent marker segments into file ranges, keeping those `keep` accepts. */
+function segmentRanges(segments: readonly MarkerSegment[], keep: (code: number) => boolean): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  for (const s of segments) {
+    if (!keep(s.code)) continue;
+    const last = ranges[ranges.length - 1];
+    if (last && last[0] + last[1] === s.offset) last[1] += s.length;
+    else ranges.push([s.offset, s.length]);
+  }
+  return ranges;
+}
+
+/** Turns file ranges into consecutive pieces of one bin; an empty bin becomes one zero-length last piece. */
+function rangesToPieces(ranges: Array<[number, number]>): Piece[] {
+  const pieces: Piece[] = [];
+  let at = 0;
+  for (const [offset, length] of ranges) {
+    pieces.push({ binOffset: at, length, fileOffset: offset, last: false, splittable: true });
+    at += length;
+  }
+  if (pieces.length === 0) pieces.push({ binOffset: 0, length: 0, last: true, splittable: false });
+  else pieces[pieces.length - 1].last = true;
+  return pieces;
+}
+
+/**
+ * Main header data-bin (class 6): SOC up to the first SOT, minus TLM and PLM, which describe the
+ * server's file layout and not the codestream the client rebuilds (notes §4.1).
+ */
+export function mainHeaderPieces(cs: CodestreamLayout): Piece[] {
+  return rangesToPieces(segmentRanges(cs.mainSegments, (code) => code !== TLM && code !== PLM));
+}
+
+/**
+ * Tile header data-bin (class 2, id t): the marker segments of the tile's tile-part headers in file
+ * order, without SOT, SOD and PLT (notes §4.2). Empty for tiles whose headers carry only PLT.
+ */
+export function tileHeaderPieces(cs: CodestreamLayout, t: number): Piece[] {
+  const segments: MarkerSegment[] = [];
+  for (const tp of cs.tileParts) if (tp.Isot === t) segments.push(...tp.segments);
+  return rangesToPieces(segmentRanges(segments, (code) => code !== PLT));
+}
+
+/** Length of a placeholder box for an original box header of `headerLength` bytes (15444-9 A.3.6.3). */
+export const phldLength = (headerLength: number): number => 44 + headerLength;
+
+/**
+ * A codestream placeholder box (15444-9 A.3.6.3): LBox, 'phld', Flags = 4 (codestream), OrigID 0,
+ * OrigBH = the original box header, EquivID 0, EquivBH = zeros, CSID. `origHeader` is read from the file.
+ */
+export function placeholderBox(origHeader: Uint8Array, codestream: number): Uint8Array {
+  const hl = origHeader.length;
+  const out = new Uint8Array(phldLength(hl));
+  put.u32(out, 0, out.length);
+  out.set([0x70, 0x68, 0x6c, 0x64], 4); // 'phld'
+  put.u32(out, 8, 4); // Flags: the box is a codestream, delivered as JPIP codestream CSID
+  put.u64(out, 12, 0); // OrigID
+  out.set(origHeader, 20); // OrigBH
+  put.u64(out, 20 + hl, 0); // EquivID
+  // EquivBH: 8 zero bytes at 28 + hl (no equivalent box)
+  put.u64(out, 36 + hl, codestream); // CSID
+  return out;
+}
+
+/**
+ * Metadata-bin 0 (class 8, id 0): the target's top-level boxes verbatim, each codestream box
+ * replaced by a placeholder (notes §4.4). `readHeader(box)` returns the original box header bytes.
+ * A raw codestream has an empty, complete bin 0. The last piece is a zero-length completion.
+ */
+export function metadataBin0Pieces(layout: TargetLayout, readHeader: (offset: number, length: number) => Uint8Array): Piece[] {
+  const pieces: Piece[] = [];
+  let at = 0;
+  for (const item of layout.metadata) {
+    if (item.kind === 'inline') {
+      pieces.push({ binOffset: at, length: item.length, fileOffset: item.offset, last: false, splittable: true });
+      at += item.length;
+    } else {
+      const bytes = placeholderBox(readHeader(item.box.offset, item.box.headerLength), item.codestream);
+      pieces.push({ binOffset: at, length: bytes.length, bytes, last: false, splittable: false });
+      at += bytes.length;
+    }
+  }
+  pieces.push({ binOffset: at, length: 0, last: true, splittable: false });
+  return pieces;
+}

@@ -1,0 +1,264 @@
+/**
+ * The JPIP service: one request in, one response out, independent of the transport. It resolves
+ * the target or channel, keeps sessions, runs each session's requests in order, sends the work to
+ * the worker pool and forms the JPIP response headers (15444-9 D.2). The uWebSockets.js adapter
+ * (http.ts) and in-process harnesses call `handle()`; nothing here blocks the calling thread.
+ */
+import { createHash } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { ERROR_CODES, JpipdError, fromErrorData, type ErrorCode } from '../errors.js';
+import { resolveTarget } from '../io/paths.js';
+import { CacheModel } from '../jpip/cache-model.js';
+import { DEFAULT_MAX_RESPONSE_BYTES } from '../jpip/engine.js';
+import { toServeRequest } from '../jpip/normalize.js';
+import { expandSampledRanges } from '../jpip/ranges.js';
+import { parseRequest, type JpipRequest } from '../jpip/request.js';
+import { DEFAULT_SESSION_LIMITS, SessionTable, type Session, type SessionLimits } from '../jpip/sessions.js';
+import { ImageRegistry, type OpenImage } from '../packet-index/registry.js';
+import type { ImageSummary } from '../pool/messages.js';
+import type { WorkerPool } from '../pool/pool.js';
+import { corsHeaders, JPP_CONTENT_TYPE } from './headers.js';
+
+/** A request as the transport hands it over. */
+export interface IncomingRequest {
+  method: string;
+  /** URL path, still percent-encoded. */
+  path: string;
+  /** Query string without '?', still percent-encoded. */
+  query: string;
+  /** POST body (form-encoded), if any. */
+  body?: string;
+}
+
+/** A response for the transport to write. Header names keep their canonical capitalisation. */
+export interface OutgoingResponse {
+  status: number;
+  statusText: string;
+  headers: Array<[string, string]>;
+  body: Uint8Array;
+  /** True for JPP-stream bodies (sent chunked); false for short text or empty bodies. */
+  stream: boolean;
+  /** The transport calls this if the body could not be delivered whole. */
+  undelivered?: () => void;
+  /** For logs. */
+  log: Record<string, unknown>;
+}
+
+/** Service configuration. */
+export interface ServiceOptions {
+  /** Realpath of the image root. */
+  root: string;
+  /** Index cache directory (null: no cache files). */
+  cacheDir: string | null;
+  pool: WorkerPool;
+  sessionLimits?: SessionLimits;
+  indexBudgetBytes?: number;
+  maxResponseBytes?: number;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK',
+  204: 'No Content',
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
+};
+
+/** Status line text for a status code. */
+export const statusText = (status: number): string => STATUS_TEXT[status] ?? 'Error';
+
+type Image = OpenImage<ImageSummary>;
+
+/** A short, stable, URL-safe target id: a digest of (path, size, mtime) — never a server path. */
+export function targetId(summaryKey: string): string {
+  return createHash('sha256').update(summaryKey).digest('base64url').slice(0, 22);
+}
+
+/** The transport-independent JPIP service. */
+export class JpipService {
+  readonly registry: ImageRegistry<ImageSummary>;
+  readonly sessions: SessionTable<Image>;
+  private readonly maxResponseBytes: number;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly opts: ServiceOptions) {
+    this.registry = new ImageRegistry<ImageSummary>(
+      async (abs, rel) => {
+        const r = await opts.pool.open({ kind: 'open', abs, rel, cacheDir: opts.cacheDir });
+        if (!r.ok) throw fromErrorData(r.error);
+        return r.summary;
+      },
+      async (abs) => {
+        const st = await fsp.stat(abs);
+        return { size: st.size, mtimeMs: st.mtimeMs };
+      },
+      opts.indexBudgetBytes,
+    );
+    this.sessions = new SessionTable<Image>(opts.sessionLimits ?? DEFAULT_SESSION_LIMITS, (s) => this.registry.release(s.image));
+    this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.sweeper = setInterval(() => this.sessions.sweep(), 10_000);
+    this.sweeper.unref();
+  }
+
+  /** Stops timers and ends all sessions. */
+  close(): void {
+    clearInterval(this.sweeper);
+    this.sessions.closeAll();
+  }
+
+  /** Handles one request; never throws (errors become 4xx/5xx responses). */
+  async handle(inc: IncomingRequest): Promise<OutgoingResponse> {
+    try {
+      if (inc.method === 'OPTIONS') return this.empty(204, [['Access-Control-Allow-Methods', 'GET, POST, OPTIONS'], ['Access-Control-Allow-Headers', '*'], ['Access-Control-Max-Age', '86400']]);
+      if (inc.method !== 'GET' && inc.method !== 'POST') throw new JpipdError('ERR_METHOD', 'only GET, POST and OPTIONS are served');
+      const req = parseRequest(inc.query, inc.body);
+      if (req.type && !req.type.accepted) throw new JpipdError('ERR_TYPE_UNSUPPORTED', 'only jpp-stream is served');
+      if (req.cclose !== undefined) {
+        const n = this.sessions.close(req.cclose, req.cid);
+        if (n === 0 && req.cclose !== '*') throw new JpipdError('ERR_UNKNOWN_CHANNEL', 'unknown or closed channel');
+        return this.empty(200, [], { cclose: n });
+      }
+      return await this.dataRequest(inc, req);
+    } catch (e) {
+      return this.error(e);
+    }
+  }
+
+  private async dataRequest(inc: IncomingRequest, req: JpipRequest): Promise<OutgoingResponse> {
+    const headers: Array<[string, string]> = [];
+    let session: Session<Image> | undefined;
+    let image: Image;
+    let granted: string | undefined;
+    let stateless = false;
+    if (req.cid !== undefined) {
+      session = this.sessions.byChannel(req.cid);
+      image = session.image;
+      if (req.cnew) {
+        if (!req.cnew.includes('http')) throw new JpipdError('ERR_FIELD_UNSUPPORTED', 'cnew: only the http transport is offered');
+        granted = this.sessions.addChannel(session);
+      }
+    } else {
+      const target = req.target ?? decodePath(inc.path);
+      if (!target || target === '/' || target === '/jpip') throw new JpipdError('ERR_NO_TARGET', 'the request names no target');
+      const resolved = await resolveTarget(this.opts.root, target);
+      image = await this.registry.acquire(resolved.abs, resolved.rel);
+      if (req.cnew?.includes('http')) {
+        try {
+          const opened = this.sessions.open(image);
+          session = opened.session;
+          granted = opened.cid;
+        } catch (e) {
+          this.registry.release(image);
+          throw e;
+        }
+      } else {
+        // Stateless (15444-9 C.3.3: no channel asked, or no offered transport): a throw-away model.
+        stateless = true;
+        session = undefined;
+      }
+    }
+    const tid = targetId(image.summary.key);
+    const tidMismatch = req.tid !== undefined && req.tid !== '0' && req.tid !== tid;
+    if (req.tid !== undefined || granted) headers.push(['JPIP-tid', tid]);
+    if (granted) headers.push(['JPIP-cnew', `cid=${granted},path=jpip,transport=http`]);
+    if (req.qid !== undefined) headers.push(['JPIP-qid', String(req.qid)]);
+
+    const run = async (model: CacheModel): Promise<OutgoingResponse> => {
+      if (req.model && !tidMismatch) {
+        model.applyStatements(req.model, (item) => expandSampledRanges(item.codestreams, image.summary.codestreams - 1, 4096));
+      }
+      const sreq = toServeRequest(req, image.summary.codestreams);
+      const sabs = sreq.codestreams.map((cs) => this.registry.sab(image, cs));
+      const result = await this.opts.pool.serve({
+        kind: 'serve',
+        image: { abs: image.abs, rel: image.rel, key: image.key },
+        cacheDir: this.opts.cacheDir,
+        request: sreq,
+        sabs,
+        model: model.snapshot(sreq.codestreams),
+        maxBytes: this.maxResponseBytes,
+      });
+      if (!result.ok) throw fromErrorData(result.error);
+      model.applyDelta(result.delta);
+      if (result.served && sreq.window) {
+        const w = sreq.window;
+        const s = result.served;
+        if (s.fsiz[0] !== w.fx || s.fsiz[1] !== w.fy) headers.push(['JPIP-fsiz', `${s.fsiz[0]},${s.fsiz[1]}`]);
+        const ox = w.roff?.x ?? 0;
+        const oy = w.roff?.y ?? 0;
+        if (s.roff[0] !== ox || s.roff[1] !== oy) headers.push(['JPIP-roff', `${s.roff[0]},${s.roff[1]}`]);
+        if (!w.rsiz || s.rsiz[0] !== w.rsiz.x || s.rsiz[1] !== w.rsiz.y) headers.push(['JPIP-rsiz', `${s.rsiz[0]},${s.rsiz[1]}`]);
+        if (sreq.layers !== undefined && s.layers < sreq.layers) headers.push(['JPIP-layers', String(s.layers)]);
+      }
+      const out = this.jpp(headers, result.body, { eor: result.eor, messages: result.messages, bytes: result.body.length, target: image.rel });
+      if (session && granted === undefined && req.cid) {
+        const cid = req.cid;
+        out.undelivered = () => this.sessions.close([cid]);
+      }
+      return out;
+    };
+
+    if (stateless || !session) {
+      try {
+        return await run(new CacheModel());
+      } finally {
+        this.registry.release(image);
+      }
+    }
+    const s = session;
+    return s.queue.run(() => run(s.model));
+  }
+
+  private jpp(headers: Array<[string, string]>, body: Uint8Array, log: Record<string, unknown>): OutgoingResponse {
+    return {
+      status: 200,
+      statusText: 'OK',
+      headers: [['Content-Type', JPP_CONTENT_TYPE], ['Cache-Control', 'no-cache'], ...corsHeaders(), ...headers],
+      body,
+      stream: true,
+      log,
+    };
+  }
+
+  private empty(status: number, extra: Array<[string, string]>, log: Record<string, unknown> = {}): OutgoingResponse {
+    return { status, statusText: statusText(status), headers: [['Cache-Control', 'no-cache'], ...corsHeaders(), ...extra], body: new Uint8Array(0), stream: false, log };
+  }
+
+  /** An error response: status from the code registry, one-line text body, CORS headers. */
+  error(e: unknown): OutgoingResponse {
+    let code: ErrorCode = 'ERR_INTERNAL';
+    let message = 'internal error';
+    if (e instanceof JpipdError) {
+      code = e.code;
+      message = e.message;
+    } else if (e && typeof e === 'object' && 'code' in e && (e as { code: string }).code === 'ENOENT') {
+      code = 'ERR_TARGET_NOT_FOUND';
+      message = 'no such image';
+    }
+    const status = ERROR_CODES[code].status;
+    const text = `${code}: ${message.split('\n')[0]}\n`;
+    return {
+      status,
+      statusText: statusText(status),
+      headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-cache'], ...corsHeaders()],
+      body: new TextEncoder().encode(text),
+      stream: false,
+      log: { error: code, detail: message, internal: code === 'ERR_INTERNAL' ? String((e as Error)?.stack ?? e) : undefined },
+    };
+  }
+}
+
+/** Percent-decodes a URL path once; a malformed escape is a malformed request. */
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw new JpipdError('ERR_MALFORMED_REQUEST', 'path: bad percent-encoding');
+  }
+}

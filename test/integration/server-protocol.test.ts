@@ -1,0 +1,200 @@
+/**
+ * The real server on 127.0.0.1 with real worker threads: response framing and headers, channels,
+ * cclose, stateless requests, pipelining on one connection, and bad input (each gets a 4xx with a
+ * one-line reason, and the server keeps serving everything else).
+ */
+import assert from 'node:assert/strict';
+import * as net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { parseJppStream } from '../../src/client/jpp-parser.js';
+import { JpipSession } from '../../src/client/session.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let srv: TestServer;
+before(async () => {
+  srv = await startTestServer();
+});
+after(async () => {
+  await srv.stop();
+});
+
+/**
+ * Sends raw requests on one TCP connection (each part in its own write, 30 ms apart, as a client
+ * writing requests one by one does) and collects everything until the server is quiet for `quietMs`.
+ */
+function raw(port: number, data: string | string[], quietMs = 400): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      sock.destroy();
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    };
+    sock.on('data', (d) => {
+      chunks.push(d);
+      clearTimeout(timer);
+      timer = setTimeout(done, quietMs);
+    });
+    sock.on('error', reject);
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('latin1'));
+    });
+    const parts = Array.isArray(data) ? data : [data];
+    parts.forEach((p, i) => setTimeout(() => sock.write(p), i * 30));
+    timer = setTimeout(done, 5000);
+  });
+}
+
+describe('responses', () => {
+  it('opens a channel with the exact JPIP-cnew form, JPP content type, CORS and a path-free tid', async () => {
+    const res = await fetch(`${srv.base}/gray1000-rpcl-p64-l4.j2k?cnew=http&type=jpp-stream&tid=0&len=512`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'image/jpp-stream');
+    const cnew = res.headers.get('jpip-cnew') ?? '';
+    assert.match(cnew, /^cid=[0-9a-f]{32},path=jpip,transport=http$/);
+    const tid = res.headers.get('jpip-tid') ?? '';
+    assert.match(tid, /^[A-Za-z0-9_-]{8,64}$/);
+    assert.ok(!tid.includes('/'));
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+    const exposed = (res.headers.get('access-control-expose-headers') ?? '').split(',');
+    for (const h of ['JPIP-cnew', 'JPIP-tid', 'JPIP-qid', 'JPIP-fsiz', 'JPIP-roff', 'JPIP-rsiz', 'JPIP-layers']) assert.ok(exposed.includes(h), h);
+    const body = new Uint8Array(await res.arrayBuffer());
+    // First message spells out class and codestream (indicator 3) and the body ends with an EOR.
+    assert.equal((body[0] >> 5) & 3, 3);
+    const events = parseJppStream(body);
+    const last = events[events.length - 1];
+    assert.equal(last.kind, 'eor');
+    // Raw codestream: metadata-bin 0 is empty and complete, and comes first.
+    const first = events[0];
+    assert.ok(first.kind === 'message' && first.cls === 8 && first.id === 0 && first.complete && first.length === 0);
+  });
+
+  it('serves the status line HTTP/1.1 200 OK with chunked transfer, and answers pipelined requests in order', async () => {
+    const req = (q: string): string => `GET /gray257-n6-defprec-l2.j2k?${q} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+    const text = await raw(srv.port, [req('type=jpp-stream&qid=1&len=50&fsiz=257,129'), req('type=jpp-stream&qid=2&len=60'), req('type=jpp-stream&qid=3&len=70')]);
+    const lines = text.split('\r\n');
+    assert.equal(lines[0], 'HTTP/1.1 200 OK');
+    assert.match(text, /Transfer-Encoding: chunked/i);
+    const qids = [...text.matchAll(/JPIP-qid: (\d+)/g)].map((m) => Number(m[1]));
+    assert.deepEqual(qids, [1, 2, 3]);
+  });
+
+  it('echoes qid, reports the served window when it differs, and ignores unknown fields', async () => {
+    const res = await fetch(`${srv.base}/gray1000-rpcl-p64-l4.j2k?type=jpp-stream&qid=7&fsiz=900,600&rsiz=2000,2000&frobnicate=1&len=100`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('jpip-qid'), '7');
+    assert.equal(res.headers.get('jpip-fsiz'), '500,350'); // round-down: 1000x700 does not fit, 500x350 does
+    assert.equal(res.headers.get('jpip-rsiz'), '500,350');
+    await res.arrayBuffer();
+  });
+
+  it('routes channel requests by cid on any connection and path, and closes channels', async () => {
+    const s = new JpipSession(srv.base, 'gray1000-rpcl-p64-l4.j2k');
+    await s.open({ len: 100 });
+    assert.ok(s.cid);
+    const viaImagePath = await fetch(`${srv.base}/gray1000-rpcl-p64-l4.j2k?cid=${s.cid}&fsiz=125,88&len=100`);
+    assert.equal(viaImagePath.status, 200);
+    await viaImagePath.arrayBuffer();
+    const close = await fetch(`${srv.base}/jpip?cclose=${s.cid}&len=0`);
+    assert.equal(close.status, 200);
+    await close.arrayBuffer();
+    const again = await fetch(`${srv.base}/jpip?cid=${s.cid}&fsiz=125,88`);
+    assert.ok(again.status >= 400 && again.status < 500);
+    await again.arrayBuffer();
+  });
+
+  it('adds channels to a session with cnew+cid and closes them all with cclose=*', async () => {
+    const s = new JpipSession(srv.base, 'gray257-n6-defprec-l2.j2k');
+    await s.open({ len: 100 });
+    const first = s.cid as string;
+    const second = await fetch(`${srv.base}/gray257-n6-defprec-l2.j2k?cnew=http&cid=${first}&len=0`);
+    const cid2 = /cid=([0-9a-f]+)/.exec(second.headers.get('jpip-cnew') ?? '')?.[1];
+    await second.arrayBuffer();
+    assert.ok(cid2 && cid2 !== first);
+    const closeAll = await fetch(`${srv.base}/gray257-n6-defprec-l2.j2k?cclose=*&cid=${cid2}`);
+    assert.equal(closeAll.status, 200);
+    await closeAll.arrayBuffer();
+    for (const cid of [first, cid2]) {
+      const r = await fetch(`${srv.base}/jpip?cid=${cid}&len=10`);
+      assert.equal(r.status, 404);
+      await r.arrayBuffer();
+    }
+  });
+
+  it('answers OPTIONS with CORS', async () => {
+    const res = await fetch(`${srv.base}/gray257-n6-defprec-l2.j2k`, { method: 'OPTIONS' });
+    assert.equal(res.status, 204);
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+  });
+});
+
+describe('bad input', () => {
+  const expect4xx = async (url: string, status: number, init?: RequestInit): Promise<string> => {
+    const res = await fetch(url, init);
+    const text = await res.text();
+    assert.equal(res.status, status, `${url}: ${text}`);
+    assert.equal(text.trim().split('\n').length, 1, 'one-line reason');
+    assert.ok(!text.includes(srv.cacheDir) && !/\/(tmp|work|home|root)\//.test(text), 'no server path in the reason');
+    return text;
+  };
+
+  it('rejects malformed fields with 400 and a one-line reason', async () => {
+    for (const q of ['fsiz=abc', 'fsiz=10', 'fsiz=-5,5', 'roff=1,1', 'len=1e9', 'len=99999999999999999999', 'stream=5-2', 'qid=x', 'wait=maybe', 'metareq=[', 'fsiz=0,10']) {
+      await expect4xx(`${srv.base}/gray257-n6-defprec-l2.j2k?${q}`, 400);
+    }
+  });
+
+  it('answers 404 for unknown targets and anything outside the root, without reading it', async () => {
+    for (const p of ['/nope.jp2', '/../etc/passwd', '/%2e%2e/%2e%2e/etc/passwd', '/..%2f..%2fetc%2fpasswd', '//etc/passwd', '/.hidden.jp2']) {
+      await expect4xx(`${srv.base}${p}?fsiz=10,10`, 404);
+    }
+    await expect4xx(`${srv.base}/jpip?target=/etc/passwd&fsiz=10,10`, 404);
+    await expect4xx(`${srv.base}/jpip?target=../../etc/passwd&fsiz=10,10`, 404);
+  });
+
+  it('answers a 4xx for an unknown cid', async () => {
+    await expect4xx(`${srv.base}/jpip?cid=0123456789abcdef0123456789abcdef&fsiz=10,10`, 404);
+  });
+
+  it('gives a clear error for broken or unsupported images while every other image keeps being served', async () => {
+    const noplt = await expect4xx(`${srv.base}/gray1000-noplt.j2k?fsiz=10,10&len=100`, 415);
+    assert.match(noplt, /unsupported: .*PLT/);
+    await expect4xx(`${srv.base}/gray257-sop.j2k?fsiz=10,10&len=100`, 415);
+    await expect4xx(`${srv.base}/gray257-truncated.j2k?fsiz=10,10&len=100`, 415);
+    await expect4xx(`${srv.base}/corrupt-boxlen.jp2?fsiz=10,10&len=100`, 415);
+    const ok = await fetch(`${srv.base}/gray257-n6-defprec-l2.j2k?fsiz=64,32&len=1000`);
+    assert.equal(ok.status, 200);
+    await ok.arrayBuffer();
+  });
+
+  it('rejects unsupported return types and methods', async () => {
+    await expect4xx(`${srv.base}/gray257-n6-defprec-l2.j2k?type=jpt-stream`, 415);
+    await expect4xx(`${srv.base}/gray257-n6-defprec-l2.j2k?fsiz=10,10`, 405, { method: 'DELETE' });
+  });
+
+  it('survives an oversized request head and absurd numbers', async () => {
+    const huge = 'x'.repeat(20000);
+    const text = await raw(srv.port, `GET /gray257-n6-defprec-l2.j2k?fsiz=10,10&junk=${huge} HTTP/1.1\r\nHost: a\r\n\r\n`);
+    assert.match(text, /^HTTP\/1\.1 4\d\d/);
+    await expect4xx(`${srv.base}/gray257-n6-defprec-l2.j2k?fsiz=4294967296,10`, 400);
+    const big = await fetch(`${srv.base}/gray257-n6-defprec-l2.j2k?fsiz=4294967295,4294967295&roff=4294967294,4294967294&len=100`);
+    assert.equal(big.status, 200);
+    await big.arrayBuffer();
+    const ok = await fetch(`${srv.base}/gray257-n6-defprec-l2.j2k?fsiz=64,32&len=1000`);
+    assert.equal(ok.status, 200);
+    await ok.arrayBuffer();
+  });
+
+  it('accepts POST with a form body like a query', async () => {
+    const res = await fetch(`${srv.base}/gray257-n6-defprec-l2.j2k`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'type=jpp-stream&fsiz=64,32&len=500&qid=3',
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('jpip-qid'), '3');
+    await res.arrayBuffer();
+  });
+});
