@@ -60,7 +60,7 @@ function rewriteHeader(bin: Uint8Array, main: boolean): Uint8Array[] {
     if (code === COD) {
       if (L < 4) throw corrupt('COD marker segment too short');
       const cod = seg.slice();
-      cod[5] = cod[5];
+      cod[5] = Progression.RPCL; // SGcod progression order (15444-1 Table A.16)
       out.push(cod);
     } else {
       out.push(seg);

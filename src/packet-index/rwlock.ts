@@ -152,9 +152,10 @@ export class RwLock {
       throw mainThreadWouldBlock('lockWrite');
     }
     const deadline = deadlineOf(timeoutMs);
-    // Register as waiting: from here on tryLockRead refuses new readers, so the reader count can
-    // only fall. Registered before the first epoch load, so any last reader that decrements state
-    // after this add also sees waitingWriters > 0 and notifies (see unlockRead).
+    // Register as waiting: from here on tryLockRead refuses new readers (a reader that judged just
+    // before this add may still enter; it is ordered before us and its unlockRead will see us).
+    // Any last reader that decrements state after this add also sees waitingWriters > 0 and
+    // notifies (see unlockRead), so the sleep below cannot miss the lock becoming free.
     Atomics.add(this.i32, this.ww, 1);
     for (;;) {
       // Epoch before condition, as in lockRead: no release can slip between the test and the sleep.

@@ -103,6 +103,8 @@ const FIXTURES = [
   'gray1000-irrev97-rpcl-p128-l3.j2k',
   'gray257-eph-tlm.j2k',
   'gray257-n6-defprec-l2.j2k',
+  'yuv420-rpcl-p32.j2k',
+  'yuv420-cprl-p32.j2k',
 ];
 
 for (const name of FIXTURES) {
