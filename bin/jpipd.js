@@ -3,10 +3,9 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const main = new URL('../dist/cli/main.js', import.meta.url);
-if (!existsSync(fileURLToPath(main))) {
+const entry = new URL('../dist/cli/entry.js', import.meta.url);
+if (!existsSync(fileURLToPath(entry))) {
   process.stderr.write('jpipd: dist/ is missing; run `npm install` (or `npm run build`) in the jpipd folder first\n');
   process.exit(2);
 }
-const { runCli } = await import(main.href);
-process.exitCode = await runCli(process.argv.slice(2));
+await import(entry.href);

@@ -1,0 +1,82 @@
+/**
+ * The command line as a user runs it (a real child process): `index` builds cache files with a
+ * progress report and names broken images; `serve` answers on its port and stops on SIGTERM;
+ * bad arguments print a clear message and exit with code 2.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { FIXTURES } from '../helpers/server.js';
+
+const ENTRY = path.resolve(import.meta.dirname, '../../src/cli/entry.ts');
+const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', ENTRY, ...args], { encoding: 'utf8', timeout: 60_000 });
+
+describe('jpipd CLI', () => {
+  it('exits 2 with a clear message on bad arguments', () => {
+    for (const args of [[], ['frobnicate'], ['serve'], ['serve', '--root', '/nonexistent-jpipd-dir'], ['serve', '--root', FIXTURES, '--port', '99999'], ['serve', '--root', FIXTURES, '--bogus'], ['index'], ['serve', '--root', FIXTURES, '--threads', 'many']]) {
+      const r = cli(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^jpipd: .+\nusage:/);
+    }
+  });
+
+  it('index builds one cache file per good image and reports broken ones', () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-cli-root-'));
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-cli-cache-'));
+    try {
+      fs.mkdirSync(path.join(root, 'sub'));
+      fs.copyFileSync(path.join(FIXTURES, 'rgb96.jp2'), path.join(root, 'a.jp2'));
+      fs.copyFileSync(path.join(FIXTURES, 'frames3-128.jpx'), path.join(root, 'sub', 'm.jpx'));
+      fs.copyFileSync(path.join(FIXTURES, 'gray1000-noplt.j2k'), path.join(root, 'bad.j2k'));
+      const r = cli(['index', root, '--cache-dir', cache]);
+      assert.equal(r.status, 1, r.stderr);
+      const report = JSON.parse(r.stdout.trim().split('\n').pop() as string);
+      assert.equal(report.images, 3);
+      assert.equal(report.indexed, 2);
+      assert.equal(report.failed, 1);
+      assert.equal(report.failures[0].image, 'bad.j2k');
+      assert.equal(report.failures[0].code, 'ERR_IMAGE_UNSUPPORTED');
+      assert.match(r.stderr, /3\/3/);
+      assert.equal(fs.readdirSync(cache).filter((f) => f.endsWith('.idx.json')).length, 2);
+      const again = cli(['index', root, '--cache-dir', cache]);
+      assert.equal(JSON.parse(again.stdout.trim().split('\n').pop() as string).cached, 2);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  it('serve listens on the given port, logs JSON lines, and stops on SIGTERM', async () => {
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-cli-cache-'));
+    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'serve', '--root', FIXTURES, '--host', '127.0.0.1', '--port', '0', '--threads', '1', '--cache-dir', cache], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('no listening line')), 30_000);
+        child.stdout.on('data', (d) => {
+          out += d;
+          const line = out.split('\n').find((l) => l.includes('"listening"'));
+          if (line) {
+            clearTimeout(t);
+            resolve(JSON.parse(line).url);
+          }
+        });
+      });
+      const res = await fetch(`${url}/rgb96.jp2?type=jpp-stream&fsiz=48,32&len=2000`);
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+      const code = await new Promise<number | null>((resolve) => {
+        child.on('exit', (c) => resolve(c));
+        child.kill('SIGTERM');
+      });
+      assert.equal(code, 0);
+      for (const line of out.trim().split('\n')) JSON.parse(line);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
+  });
+});
