@@ -8,8 +8,9 @@
  * (LRCP restricted to the window: every precinct's layer 0, then every precinct's layer 1, ...), so
  * quality rises evenly over the whole window as in the ESA paper.
  */
+import { BlockReader } from '../bytes/block-reader.js';
 import type { ByteSource } from '../bytes/source.js';
-import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT, CLASS_TILE_HEADER, EOR_BYTE_LIMIT, EOR_RESPONSE_LIMIT, EOR_WINDOW_DONE } from '../bytes/jpp.js';
+import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT, CLASS_TILE_HEADER, EOR_BYTE_LIMIT, EOR_IMAGE_DONE, EOR_RESPONSE_LIMIT, EOR_WINDOW_DONE } from '../bytes/jpp.js';
 import type { TargetLayout, TileGeometry } from '../j2k/types.js';
 import { precinctBinId } from '../j2k/geometry.js';
 import { BinKind, COMPLETE, heldIn, type ModelDelta, type ModelSnapshot, type StreamModel } from './cache-model.js';
@@ -151,8 +152,8 @@ class Walk {
     const start = Math.min(held, end);
     const n = end - start;
     const remaining = this.budget - this.out.length;
-    // Progress rule (notes §7.2): a response with a non-zero budget always carries something new.
-    const owed = this.out.messages === 0 && this.budget > 0;
+    // Progress rule (notes §7.2): a response with a non-zero budget always carries at least one new byte.
+    const owed = this.out.dataBytes === 0 && this.budget > 0;
     const splittable = piece.splittable && n > 0;
     if (this.out.headerLength(cls, cs, id, start, n, piece.last) + n <= remaining || (owed && !splittable)) {
       this.emit(kind, cls, cs, id, piece, src, start, n, piece.last);
@@ -189,9 +190,32 @@ export function serve(target: TargetAccess, req: ServeRequest, model: ModelSnaps
   }
   // The window reported in JPIP-fsiz/roff/rsiz is the first requested codestream's.
   const served = req.codestreams.length > 0 ? planWindow(target, req, req.codestreams[0])?.served : undefined;
-  const eor = walk.stop === Stop.Budget || req.len === 0 ? EOR_BYTE_LIMIT : walk.stop === Stop.ServerLimit ? EOR_RESPONSE_LIMIT : EOR_WINDOW_DONE;
+  let eor = EOR_WINDOW_DONE;
+  if (walk.stop === Stop.Budget || req.len === 0) eor = EOR_BYTE_LIMIT;
+  else if (walk.stop === Stop.ServerLimit) eor = EOR_RESPONSE_LIMIT;
+  else if (coversTarget(target, req)) eor = EOR_IMAGE_DONE;
   walk.out.eor(eor);
   return { body: walk.out.finish(), eor, delta: walk.delta, served, messages: walk.out.messages, dataBytes: walk.out.dataBytes };
+}
+
+/**
+ * True when the request asks for the whole target (15444-9 D.3, EOR "image done"): every codestream,
+ * the full frame at full resolution, every component and every layer. Once such a window is done,
+ * everything of the target has been sent.
+ */
+function coversTarget(target: TargetAccess, req: ServeRequest): boolean {
+  const n = target.layout.codestreams.length;
+  if (!req.window || req.metadataOnly || req.codestreams.length !== n) return false;
+  for (const cs of req.codestreams) {
+    const plan = planWindow(target, req, cs);
+    if (!plan || plan.frameD !== 0) return false;
+    const { region, served } = plan;
+    if (region.x0 !== 0 || region.y0 !== 0 || region.x1 !== served.fsiz[0] || region.y1 !== served.fsiz[1]) return false;
+    const Nc = target.layout.codestreams[cs].siz.Csiz;
+    if (req.comps && expandSampledRanges(req.comps, Nc - 1, Nc).length !== Nc) return false;
+    if (req.layers !== undefined && req.layers < served.layers) return false;
+  }
+  return true;
 }
 
 /** The frame and region a request selects on codestream `cs`, and what to report about them. */
@@ -215,7 +239,7 @@ function planWindow(target: TargetAccess, req: ServeRequest, cs: number): { serv
 /** Headers and window precincts of one codestream. */
 function serveCodestream(walk: Walk, target: TargetAccess, req: ServeRequest, cs: number): void {
   const layout = target.layout.codestreams[cs];
-  const src = target.codestreamSource(cs);
+  const src = new BlockReader(target.codestreamSource(cs));
   const plan = planWindow(target, req, cs);
   const siz = layout.siz;
   for (const p of mainHeaderPieces(layout)) if (!walk.offer(BinKind.MainHeader, CLASS_MAIN_HEADER, cs, 0, p, src)) return;

@@ -10,6 +10,8 @@ export interface FaultPlan {
   exitOnServe?: Int32Array;
   /** Serve tasks that throw an unexpected error mid-request. */
   throwOnServe?: Int32Array;
+  /** Serve tasks that allocate until the worker's heap limit ends it. */
+  oomOnServe?: Int32Array;
 }
 
 /** Makes a countdown word for a FaultPlan. */
@@ -30,4 +32,8 @@ export function maybeInjectFault(data: unknown, point: 'serve'): void {
   if (!plan || point !== 'serve') return;
   if (take(plan.exitOnServe)) process.exit(70);
   if (take(plan.throwOnServe)) throw new Error('injected fault');
+  if (take(plan.oomOnServe)) {
+    const hog: number[][] = [];
+    for (;;) hog.push(new Array<number>(1 << 20).fill(hog.length));
+  }
 }

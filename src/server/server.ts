@@ -19,6 +19,8 @@ export interface ServerOptions {
   sessionIdleMs?: number;
   maxResponseBytes?: number;
   faults?: PoolOptions['faults'];
+  /** Heap limit of each worker thread in MiB (a worker over it is replaced and its task re-run). */
+  workerHeapMb?: number;
   log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -40,7 +42,7 @@ export interface Harness {
 /** Creates the service and its worker pool without a front end. */
 export function createHarness(opts: ServerOptions): Harness {
   const root = fs.realpathSync(opts.root);
-  const pool = new WorkerPool({ threads: opts.threads, faults: opts.faults, maxOldGenerationSizeMb: 1024 });
+  const pool = new WorkerPool({ threads: opts.threads, faults: opts.faults, maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024 });
   const service = new JpipService({
     root,
     cacheDir: opts.cacheDir === undefined ? null : opts.cacheDir,

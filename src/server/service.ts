@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
+import { EOR_LENGTH } from '../bytes/jpp.js';
 import { ERROR_CODES, JpipdError, fromErrorData, type ErrorCode } from '../errors.js';
 import { resolveTarget } from '../io/paths.js';
 import { CacheModel } from '../jpip/cache-model.js';
@@ -196,6 +197,8 @@ export class JpipService {
         if (!w.rsiz || s.rsiz[0] !== w.rsiz.x || s.rsiz[1] !== w.rsiz.y) headers.push(['JPIP-rsiz', `${s.rsiz[0]},${s.rsiz[1]}`]);
         if (sreq.layers !== undefined && s.layers < sreq.layers) headers.push(['JPIP-layers', String(s.layers)]);
       }
+      // 15444-9 D.2.8: when the budget was too small for the progress owed, say what was used.
+      if (sreq.len !== undefined && sreq.len > 0 && result.body.length - EOR_LENGTH > sreq.len) headers.push(['JPIP-len', String(result.body.length - EOR_LENGTH)]);
       const out = this.jpp(headers, result.body, { eor: result.eor, messages: result.messages, bytes: result.body.length, target: image.rel });
       if (session && granted === undefined && req.cid) {
         const cid = req.cid;

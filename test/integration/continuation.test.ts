@@ -1,7 +1,7 @@
 /**
  * `len` continuation through the real server: many small byte-limited responses on one channel
  * carry exactly the bytes of one unlimited response — no gap, no duplicate — and a completed window
- * asked again is answered with the bare `00 02 00`.
+ * asked again is answered with a bare EOR: `00 02 00`, or `00 01 00` when it is the whole target.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -16,10 +16,11 @@ after(async () => {
   await srv.stop();
 });
 
-const WINDOWS: Array<{ file: string; fields: Record<string, string> }> = [
+const WINDOWS: Array<{ file: string; fields: Record<string, string>; wholeTarget?: boolean }> = [
   { file: 'gray1000-lrcp-p64-l4.j2k', fields: { fsiz: '500,350', roff: '120,80', rsiz: '200,150' } },
-  { file: 'rgb640-mct-pcrl-p64-l3.j2k', fields: { fsiz: '640,480' } },
-  { file: 'frames3-128.jpx', fields: { fsiz: '128,128', stream: '0-2' } },
+  { file: 'rgb640-mct-pcrl-p64-l3.j2k', fields: { fsiz: '640,480' }, wholeTarget: true },
+  { file: 'frames3-128.jpx', fields: { fsiz: '128,128', stream: '0-2' }, wholeTarget: true },
+  { file: 'frames3-128.jpx', fields: { fsiz: '128,128', stream: '1' } },
   { file: 'gray1000-tiled-t256-off-pcrl.j2k', fields: { fsiz: '1000,700', roff: '200,100', rsiz: '400,300', layers: '2' } },
 ];
 
@@ -36,7 +37,10 @@ describe('len continuation', () => {
         assert.equal(whole.length, 1);
         assert.ok(pieces.length > 1, 'the budget cut the window');
         pieces.slice(0, -1).forEach((r) => assert.equal(r.eor, 4));
-        assert.equal(pieces[pieces.length - 1].eor, 2);
+        // EOR 1 (image done) when the window is the whole target, else EOR 2 (window done).
+        const final = pieces[pieces.length - 1].eor;
+        assert.equal(final, whole[0].eor);
+        assert.equal(final, w.wholeTarget ? 1 : 2);
         for (const r of pieces) assert.ok(r.events.some((e) => e.kind === 'message' && e.length > 0) || r === pieces[pieces.length - 1], 'every byte-limited response makes progress');
         const keysSmall = small.cache.keys().map((k) => `${k.cls}/${k.codestream}/${k.id}`).sort();
         const keysBig = big.cache.keys().map((k) => `${k.cls}/${k.codestream}/${k.id}`).sort();
@@ -50,7 +54,7 @@ describe('len continuation', () => {
         assert.equal(s.redundantBytes, 0);
         assert.equal(s.bytes, big.cache.stats().bytes);
         const again = await small.send({ ...w.fields, len: String(len) });
-        assert.deepEqual([...again.body], [0x00, 0x02, 0x00]);
+        assert.deepEqual([...again.body], [0x00, final, 0x00]);
         await small.close();
         await big.close();
       });

@@ -17,9 +17,10 @@ function binBytes(s: JpipSession): Map<string, string> {
 }
 
 describe('worker replacement', () => {
-  for (const mode of ['exitOnServe', 'throwOnServe'] as const) {
-    it(`a request whose worker ${mode === 'exitOnServe' ? 'exits' : 'throws'} mid-request is re-run invisibly`, async () => {
-      const faulty = await startTestServer({ faults: { [mode]: countdown(2) } });
+  const what = { exitOnServe: 'exits', throwOnServe: 'throws', oomOnServe: 'runs out of memory' } as const;
+  for (const mode of ['exitOnServe', 'throwOnServe', 'oomOnServe'] as const) {
+    it(`a request whose worker ${what[mode]} mid-request is re-run invisibly`, async () => {
+      const faulty = await startTestServer({ faults: { [mode]: countdown(2) }, workerHeapMb: 96 });
       const healthy = await startTestServer();
       try {
         const fields = { fsiz: '500,350', roff: '100,60', rsiz: '200,150', len: 3000 };

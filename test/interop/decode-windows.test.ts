@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { reassembleCodestream } from '../../src/client/reassemble.js';
@@ -149,4 +150,32 @@ describe("the ESA paper's zoom sequence on a 4096x4096 image", () => {
     if (!ref) return t.skip('opj_decompress not installed');
     assertSamePixels(await original('gray1000-rpcl-p64-l4.j2k', 1), ref, 'wasm vs opj_decompress');
   });
+});
+
+describe('opj_decompress on what the server sent (when installed)', () => {
+  for (const file of ['gray1000-lrcp-p64-l4.j2k', 'rgb640-mct-pcrl-p64-l3.j2k', 'gray1000-tiled-t256-off-pcrl.j2k']) {
+    it(`${file}: an interior window decodes identically with opj_decompress`, async (t) => {
+      if (!(await decodeWithOpjDecompress(path.join(FIXTURES, 'rgb96.jp2'), 0))) return t.skip('opj_decompress not installed');
+      const session = new JpipSession(srv.base, file);
+      await session.open({ len: 0 });
+      const fw = 320;
+      const fh = 240;
+      const frame = file.startsWith('rgb') ? { w: 320, h: 240 } : { w: 500, h: 350 };
+      await session.fetchWindow({ fsiz: `${frame.w},${frame.h}`, roff: '40,30', rsiz: `${fw / 2},${fh / 2}`, len: 6000 });
+      await session.close();
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-opj-'));
+      try {
+        const j2k = path.join(tmp, 'window.j2k');
+        fs.writeFileSync(j2k, reassembleCodestream(session.cache, 0));
+        const got = await decodeWithOpjDecompress(j2k, 1);
+        const want = await decodeWithOpjDecompress(path.join(FIXTURES, file), 1);
+        assert.ok(got && want);
+        const dx = want.width - frame.w;
+        const dy = want.height - frame.h;
+        assertSamePixels(cropPixels(got, 40 + dx, 30 + dy, fw / 2, fh / 2), cropPixels(want, 40 + dx, 30 + dy, fw / 2, fh / 2), `${file} via opj_decompress`);
+      } finally {
+        fs.rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+  }
 });

@@ -1,0 +1,117 @@
+/**
+ * Request semantics through the real server: symlinks out of the root, stateless requests with
+ * `model`, target-id mismatch, client window shapes (JHelioviewer's padded rsiz), and the JPIP-*
+ * headers that report a changed request.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { parseJppStream, type JppEvent } from '../../src/client/jpp-parser.js';
+import { JpipSession } from '../../src/client/session.js';
+import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
+
+let srv: TestServer;
+before(async () => {
+  srv = await startTestServer();
+});
+after(async () => {
+  await srv.stop();
+});
+
+async function get(url: string): Promise<{ res: Response; events: JppEvent[]; body: Uint8Array }> {
+  const res = await fetch(url);
+  const body = new Uint8Array(await res.arrayBuffer());
+  return { res, body, events: res.status === 200 ? parseJppStream(body) : [] };
+}
+const classes = (events: JppEvent[]): number[] => events.flatMap((e) => (e.kind === 'message' ? [e.cls] : []));
+const eorOf = (events: JppEvent[]): number | undefined => {
+  const last = events[events.length - 1];
+  return last?.kind === 'eor' ? last.reason : undefined;
+};
+
+describe('image root', () => {
+  it('never serves a symlink that leaves the root, but serves one that stays inside', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-root-'));
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-outside-'));
+    fs.copyFileSync(path.join(FIXTURES, 'rgb96.jp2'), path.join(outside, 'secret.jp2'));
+    fs.copyFileSync(path.join(FIXTURES, 'rgb96.jp2'), path.join(root, 'real.jp2'));
+    fs.symlinkSync(path.join(outside, 'secret.jp2'), path.join(root, 'out.jp2'));
+    fs.symlinkSync('/etc/passwd', path.join(root, 'passwd.jp2'));
+    fs.symlinkSync(outside, path.join(root, 'dir'));
+    fs.symlinkSync('real.jp2', path.join(root, 'alias.jp2'));
+    const s = await startTestServer({ root });
+    try {
+      for (const p of ['out.jp2', 'passwd.jp2', 'dir/secret.jp2']) {
+        const { res, body } = await get(`${s.base}/${p}?fsiz=48,32&len=100`);
+        assert.equal(res.status, 404, p);
+        assert.ok(!new TextDecoder().decode(body).includes(outside));
+      }
+      const ok = await get(`${s.base}/alias.jp2?fsiz=48,32&len=100`);
+      assert.equal(ok.res.status, 200);
+    } finally {
+      await s.stop();
+      fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(outside, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('stateless requests and model', () => {
+  it('serves without a channel, never grants one, and honours model= for that request only', async () => {
+    const base = `${srv.base}/gray257-n6-defprec-l2.j2k?fsiz=257,129`;
+    const plain = await get(base);
+    assert.equal(plain.res.headers.get('jpip-cnew'), null);
+    assert.ok(classes(plain.events).includes(6));
+    const withModel = await get(`${base}&model=Hm,H0`);
+    assert.ok(!classes(withModel.events).includes(6), 'main header not resent');
+    assert.ok(!classes(withModel.events).includes(2), 'tile header not resent');
+    const again = await get(base);
+    assert.deepEqual(again.body, plain.body, 'nothing remembered between stateless requests');
+  });
+
+  it('disregards model= when the tid names another target version, and reports the real tid', async () => {
+    const s = new JpipSession(srv.base, 'gray257-n6-defprec-l2.j2k');
+    await s.open({ len: 0 });
+    const tid = s.tid as string;
+    assert.ok(tid);
+    const wrong = await s.send({ fsiz: '64,32', tid: 'not-this-one', model: 'Hm' });
+    assert.equal(wrong.headers.get('jpip-tid'), tid);
+    assert.ok(classes(wrong.events).includes(6), 'model ignored: main header sent');
+    const s2 = new JpipSession(srv.base, 'gray257-n6-defprec-l2.j2k');
+    await s2.open({ len: 0 });
+    const right = await s2.send({ fsiz: '64,32', tid, model: 'Hm' });
+    assert.ok(!classes(right.events).includes(6), 'model honoured: main header not sent');
+    await s.close();
+    await s2.close();
+  });
+});
+
+describe('window reporting', () => {
+  it("clips JHelioviewer's rsiz=W+1,H+1 and reports the served region", async () => {
+    const { res, events } = await get(`${srv.base}/gray1000-rpcl-p64-l4.j2k?fsiz=500,350,closest&rsiz=501,351&len=100000`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('jpip-fsiz'), null);
+    assert.equal(res.headers.get('jpip-rsiz'), '500,350');
+    assert.ok([1, 2, 4].includes(eorOf(events) as number));
+  });
+
+  it('reports JPIP-layers when fewer layers exist, and JPIP-len when the budget was too small for progress', async () => {
+    const layers = await get(`${srv.base}/gray1000-rpcl-p64-l4.j2k?fsiz=125,88&layers=10&len=100000`);
+    assert.equal(layers.res.headers.get('jpip-layers'), '4');
+    const tiny = await get(`${srv.base}/gray1000-rpcl-p64-l4.j2k?fsiz=125,88&len=1`);
+    assert.equal(eorOf(tiny.events), 4);
+    assert.ok(Number(tiny.res.headers.get('jpip-len')) > 1);
+    assert.ok(tiny.events.some((e) => e.kind === 'message' && e.length > 0), 'progress made');
+  });
+
+  it('ends a whole-image window with EOR 1 and a partial one with EOR 2', async () => {
+    const whole = await get(`${srv.base}/rgb96.jp2?fsiz=96,64`);
+    assert.equal(eorOf(whole.events), 1);
+    const part = await get(`${srv.base}/rgb96.jp2?fsiz=96,64&roff=10,10&rsiz=20,20`);
+    assert.equal(eorOf(part.events), 2);
+    const reduced = await get(`${srv.base}/rgb96.jp2?fsiz=48,32`);
+    assert.equal(eorOf(reduced.events), 2);
+  });
+});
