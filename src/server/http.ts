@@ -8,6 +8,7 @@ import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.j
 import { JpipdError } from '../errors.js';
 import type { JpipService, OutgoingResponse } from './service.js';
 import { loadUws } from './uws.js';
+import { addWebSocketRoute } from './websocket.js';
 
 /** HTTP front-end options. */
 export interface HttpOptions {
@@ -41,6 +42,7 @@ export function startHttp(service: JpipService, opts: HttpOptions): Promise<Http
   const maxHead = opts.maxHeadBytes ?? MAX_HEAD_BYTES;
   const log = opts.onLog ?? (() => {});
 
+  addWebSocketRoute(app, service, log);
   app.any('/*', (res, req) => {
     const method = req.getCaseSensitiveMethod().toUpperCase();
     const path = req.getUrl();
