@@ -200,10 +200,10 @@ export class JpipService {
       // 15444-9 D.2.8: when the budget was too small for the progress owed, say what was used.
       if (sreq.len !== undefined && sreq.len > 0 && result.body.length - EOR_LENGTH > sreq.len) headers.push(['JPIP-len', String(result.body.length - EOR_LENGTH)]);
       const out = this.jpp(headers, result.body, { eor: result.eor, messages: result.messages, bytes: result.body.length, target: image.rel });
-      if (session && granted === undefined && req.cid) {
-        const cid = req.cid;
-        out.undelivered = () => this.sessions.close([cid]);
-      }
+      // The model already counts this body: if it never reaches the client, end the channel so the
+      // client reconnects instead of waiting for bytes the server believes it has (notes §7.2).
+      const cid = granted ?? req.cid;
+      if (session && cid !== undefined) out.undelivered = () => this.sessions.close([cid]);
       return out;
     };
 

@@ -115,3 +115,24 @@ describe('window reporting', () => {
     assert.equal(eorOf(reduced.events), 2);
   });
 });
+
+describe('undelivered responses', () => {
+  it('end the channel when the client disconnects before its response is written', async () => {
+    const net = await import('node:net');
+    const s = new JpipSession(srv.base, 'gray4096-rpcl-p128-l8.jp2');
+    await s.open({ len: 0 });
+    const sock = net.connect(srv.port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(`GET /jpip?cid=${s.cid}&fsiz=4096,4096 HTTP/1.1\r\nHost: a\r\n\r\n`);
+    await new Promise((r) => setTimeout(r, 20));
+    sock.destroy();
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 404; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const r = await fetch(`${srv.base}/jpip?cid=${s.cid}&fsiz=64,64&len=10`);
+      status = r.status;
+      await r.arrayBuffer();
+    }
+    assert.equal(status, 404, 'the channel whose response was lost is closed');
+  });
+});
