@@ -13,7 +13,7 @@ import type { ByteSource } from '../bytes/source.js';
 import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT, CLASS_TILE_HEADER, EOR_BYTE_LIMIT, EOR_IMAGE_DONE, EOR_RESPONSE_LIMIT, EOR_WINDOW_DONE } from '../bytes/jpp.js';
 import type { TargetLayout, TileGeometry } from '../j2k/types.js';
 import { precinctBinId } from '../j2k/geometry.js';
-import { BinKind, COMPLETE, heldIn, type ModelDelta, type ModelSnapshot, type StreamModel } from './cache-model.js';
+import { BinKind, COMPLETE, heldIn, type ModelDelta, type ModelSnapshot } from './cache-model.js';
 import { JppBuilder } from './jpp-builder.js';
 import { mainHeaderPieces, metadataBin0Pieces, tileHeaderPieces, type Piece } from './pieces.js';
 import type { Round, UintRange } from './request.js';
@@ -114,8 +114,13 @@ class Walk {
     this.limit = len === undefined || len > maxBytes ? Stop.ServerLimit : Stop.Budget;
   }
 
-  /** Bytes held by the client of a bin. */
+  /** What this response has sent so far, by bin; the snapshot itself is never modified. */
+  private readonly sent = new Map<string, number>();
+
+  /** Bytes held by the client of a bin (snapshot, then what this response added). */
   held(kind: BinKind, cs: number, id: number): number {
+    const mine = this.sent.get(`${kind}/${cs}/${id}`);
+    if (mine !== undefined) return mine;
     if (kind === BinKind.Metadata) return heldIn(this.model.meta, id);
     const s = this.model.streams.get(cs);
     if (!s) return 0;
@@ -125,17 +130,7 @@ class Walk {
 
   private setHeld(kind: BinKind, cs: number, id: number, held: number): void {
     this.delta.push([kind, cs, id, held]);
-    if (kind === BinKind.Metadata) {
-      this.model.meta.set(id, held);
-      return;
-    }
-    let s: StreamModel | undefined = this.model.streams.get(cs);
-    if (!s) {
-      s = { main: 0, tiles: new Map(), precincts: new Map() };
-      this.model.streams.set(cs, s);
-    }
-    if (kind === BinKind.MainHeader) s.main = held;
-    else (kind === BinKind.TileHeader ? s.tiles : s.precincts).set(id, held);
+    this.sent.set(`${kind}/${cs}/${id}`, held);
   }
 
   /**
@@ -162,7 +157,11 @@ class Walk {
     if (!splittable) return this.halt();
     let fit = remaining - this.out.headerLength(cls, cs, id, start, n, false);
     if (owed) fit = Math.max(fit, 1);
-    if (fit > 0) this.emit(kind, cls, cs, id, piece, src, start, Math.min(fit, n - 1), false);
+    if (fit >= n) {
+      this.emit(kind, cls, cs, id, piece, src, start, n, piece.last);
+      return true;
+    }
+    if (fit > 0) this.emit(kind, cls, cs, id, piece, src, start, fit, false);
     return this.halt();
   }
 
