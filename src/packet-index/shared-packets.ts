@@ -35,6 +35,14 @@ export class SharedPackets implements PacketTable {
     return dir;
   }
 
+  /**
+   * Drops this thread's views of the shared buffers (called after every task), so that a buffer the
+   * front end's registry has let go of is freed: workers keep no SharedArrayBuffer between tasks.
+   */
+  detach(): void {
+    this.indexes.clear();
+  }
+
   slotOf(cs: number, t: number, c: number, r: number, p: number, l: number): number {
     return slotOf(this.directory(cs), t, c, r, p, l);
   }

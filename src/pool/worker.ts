@@ -25,7 +25,8 @@ const targets = new Map<string, PreparedTarget>();
 /** A target prepared for serving on this thread. */
 interface PreparedTarget {
   access: TargetAccess;
-  /** SharedArrayBuffers by codestream, as last received from the front end. */
+  packets: SharedPackets;
+  /** SharedArrayBuffers by codestream, of the task being run only. */
   sabs: Map<number, SharedArrayBuffer>;
 }
 
@@ -59,6 +60,7 @@ function prepare(task: ServeTask): PreparedTarget {
   const minLevels = new Map<number, number>();
   const source = () => files.get(task.image.abs, stamp);
   const sabs = new Map<number, SharedArrayBuffer>();
+  const packets = new SharedPackets(layout.codestreams, tileOf, () => source(), (cs) => sabs.get(cs));
   const access: TargetAccess = {
     layout,
     get targetSource() {
@@ -75,9 +77,9 @@ function prepare(task: ServeTask): PreparedTarget {
       }
       return m;
     },
-    packets: new SharedPackets(layout.codestreams, tileOf, () => source(), (cs) => sabs.get(cs)),
+    packets,
   };
-  const prepared = { access, sabs };
+  const prepared = { access, packets, sabs };
   targets.set(task.image.key, prepared);
   while (targets.size > MAX_TARGETS) targets.delete(targets.keys().next().value as string);
   return prepared;
@@ -114,17 +116,18 @@ function runServe(task: ServeTask): ServeTaskResult {
   } catch (e) {
     return { ok: false, error: toErrorData(e) };
   }
-  task.request.codestreams.forEach((cs, i) => {
-    if (!prepared.sabs.has(cs)) prepared.sabs.set(cs, task.sabs[i]);
-  });
-  maybeInjectFault(workerData, 'serve');
+  task.request.codestreams.forEach((cs, i) => prepared.sabs.set(cs, task.sabs[i]));
   try {
+    maybeInjectFault(workerData, 'serve');
     const r = serve(prepared.access, task.request, task.model, task.maxBytes);
     return { ok: true, body: r.body, eor: r.eor, delta: r.delta, served: r.served, messages: r.messages, dataBytes: r.dataBytes };
   } catch (e) {
     const data = toErrorData(e);
     if (data.code === 'ERR_INTERNAL') throw e; // a bug or a broken thread: let the pool re-run the task
     return { ok: false, error: data };
+  } finally {
+    prepared.sabs.clear();
+    prepared.packets.detach();
   }
 }
 
