@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   ERR_IMAGE_CORRUPT: { status: 415, meaning: 'the image is malformed (bad box, marker or length)' },
   ERR_IMAGE_LIMIT: { status: 415, meaning: 'the image exceeds a safety bound (size, tiles, packets)' },
   ERR_IO: { status: 500, meaning: 'reading the image failed' },
+  ERR_TARGET_CHANGED: { status: 410, meaning: 'the image file changed since the channel opened it; open a new channel' },
   ERR_INDEX_BUDGET: { status: 503, meaning: 'the index memory budget cannot hold this image now' },
   // anything else
   ERR_INTERNAL: { status: 500, meaning: 'an internal error' },

@@ -45,16 +45,20 @@ export class FileCache {
   get(abs: string, stamp: FileStamp): FileSource {
     const hit = this.open.get(abs);
     if (hit && hit.stamp.size === stamp.size && hit.stamp.mtimeMs === stamp.mtimeMs) {
-      this.open.delete(abs);
-      this.open.set(abs, hit);
-      return hit.src;
+      // The file may have been rewritten in place since it was opened: one fstat per use catches it.
+      const st = fs.fstatSync(hit.src.fd);
+      if (st.size === stamp.size && st.mtimeMs === stamp.mtimeMs) {
+        this.open.delete(abs);
+        this.open.set(abs, hit);
+        return hit.src;
+      }
     }
     if (hit) this.drop(abs);
     const fd = fs.openSync(abs, 'r');
     const st = fs.fstatSync(fd);
     if (st.size !== stamp.size || st.mtimeMs !== stamp.mtimeMs) {
       fs.closeSync(fd);
-      throw new JpipdError('ERR_IO', 'the image changed while it was being served');
+      throw new JpipdError('ERR_TARGET_CHANGED', 'the image changed since this channel opened it');
     }
     const src = new FileSource(fd, st.size);
     this.open.set(abs, { src, stamp });

@@ -60,6 +60,7 @@ export interface ServiceOptions {
 const STATUS_TEXT: Record<number, string> = {
   200: 'OK',
   204: 'No Content',
+  410: 'Gone',
   400: 'Bad Request',
   404: 'Not Found',
   405: 'Method Not Allowed',
@@ -136,7 +137,6 @@ export class JpipService {
     let session: Session<Image> | undefined;
     let image: Image;
     let granted: string | undefined;
-    let stateless = false;
     if (req.cid !== undefined) {
       session = this.sessions.byChannel(req.cid);
       image = session.image;
@@ -158,11 +158,8 @@ export class JpipService {
           this.registry.release(image);
           throw e;
         }
-      } else {
-        // Stateless (15444-9 C.3.3: no channel asked, or no offered transport): a throw-away model.
-        stateless = true;
-        session = undefined;
       }
+      // Otherwise stateless (15444-9 C.3.3: no channel asked, or no offered transport): a throw-away model.
     }
     const tid = targetId(image.summary.key);
     const tidMismatch = req.tid !== undefined && req.tid !== '0' && req.tid !== tid;
@@ -185,7 +182,11 @@ export class JpipService {
         model: model.snapshot(sreq.codestreams),
         maxBytes: this.maxResponseBytes,
       });
-      if (!result.ok) throw fromErrorData(result.error);
+      if (!result.ok) {
+        // A channel on a file that changed can never be served again: end it so the client reopens.
+        if (result.error.code === 'ERR_TARGET_CHANGED' && session) this.sessions.close('*', [...session.channels][0]);
+        throw fromErrorData(result.error);
+      }
       model.applyDelta(result.delta);
       if (result.served && sreq.window) {
         const w = sreq.window;
@@ -194,7 +195,9 @@ export class JpipService {
         const ox = w.roff?.x ?? 0;
         const oy = w.roff?.y ?? 0;
         if (s.roff[0] !== ox || s.roff[1] !== oy) headers.push(['JPIP-roff', `${s.roff[0]},${s.roff[1]}`]);
-        if (!w.rsiz || s.rsiz[0] !== w.rsiz.x || s.rsiz[1] !== w.rsiz.y) headers.push(['JPIP-rsiz', `${s.rsiz[0]},${s.rsiz[1]}`]);
+        const rx = w.rsiz?.x ?? w.fx - ox;
+        const ry = w.rsiz?.y ?? w.fy - oy;
+        if (s.rsiz[0] !== rx || s.rsiz[1] !== ry) headers.push(['JPIP-rsiz', `${s.rsiz[0]},${s.rsiz[1]}`]);
         if (sreq.layers !== undefined && s.layers < sreq.layers) headers.push(['JPIP-layers', String(s.layers)]);
       }
       // 15444-9 D.2.8: when the budget was too small for the progress owed, say what was used.
@@ -207,7 +210,7 @@ export class JpipService {
       return out;
     };
 
-    if (stateless || !session) {
+    if (!session) {
       try {
         return await run(new CacheModel());
       } finally {

@@ -136,3 +136,31 @@ describe('undelivered responses', () => {
     assert.equal(status, 404, 'the channel whose response was lost is closed');
   });
 });
+
+describe('images that change while served', () => {
+  it('end the channels on the old version with 410 and serve the new version to a new channel', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-root-'));
+    const file = path.join(root, 'img.j2k');
+    fs.copyFileSync(path.join(FIXTURES, 'gray1000-rpcl-p64-l4.j2k'), file);
+    const s = await startTestServer({ root });
+    try {
+      const a = new JpipSession(s.base, 'img.j2k');
+      await a.open({ len: 0 });
+      await a.fetchWindow({ fsiz: '125,88' });
+      fs.copyFileSync(path.join(FIXTURES, 'gray1000-lrcp-p64-l4.j2k'), file); // rewritten in place
+      const future = new Date(Date.now() + 10_000);
+      fs.utimesSync(file, future, future);
+      const changed = await a.send({ fsiz: '250,175' });
+      assert.equal(changed.status, 410);
+      assert.equal((await a.send({ fsiz: '250,175' })).status, 404, 'the channel is gone');
+      const b = new JpipSession(s.base, 'img.j2k');
+      await b.open({ len: 0 });
+      assert.notEqual(b.tid, a.tid, 'a new target id for the new version');
+      const r = await b.fetchWindow({ fsiz: '250,175' });
+      assert.equal(r[r.length - 1].status, 200);
+    } finally {
+      await s.stop();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
