@@ -69,6 +69,11 @@ export function toErrorData(e: unknown): ErrorData {
   return { code: 'ERR_INTERNAL', message: 'internal error' };
 }
 
+/** Plain error data from a code string read back from storage (unknown codes become ERR_INTERNAL). */
+export function errorData(code: string, message: string): ErrorData {
+  return { code: code in ERROR_CODES ? (code as ErrorCode) : 'ERR_INTERNAL', message };
+}
+
 /** Rebuilds a JpipdError from plain data received from another thread. */
 export function fromErrorData(d: ErrorData): JpipdError {
   return new JpipdError(d.code in ERROR_CODES ? d.code : 'ERR_INTERNAL', d.message);

@@ -31,7 +31,7 @@ export function indexFolder(root: string, images: string[], cacheDir: string, ou
   const result: IndexOutcome = { images: images.length, indexed: 0, cached: 0, failed: 0, failures: [] };
   images.forEach((rel, i) => {
     try {
-      const loaded = loadTarget(path.join(root, rel), rel, cacheDir, files);
+      const loaded = loadTarget(path.join(root, rel), rel, root, cacheDir, files);
       if (loaded.fromCache) result.cached++;
       else result.indexed++;
     } catch (e) {

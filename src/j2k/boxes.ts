@@ -3,60 +3,17 @@
  * file holds and how metadata-bin 0 is formed (notes §4.4, §4.5). Reads box headers only.
  */
 import { be, checkRange, type ByteSource } from '../bytes/source.js';
-import { corrupt, overLimit, unsupported } from '../errors.js';
+import { corrupt, unsupported } from '../errors.js';
+import { listBoxes, typeString } from './box-reader.js';
 import { scanCodestream } from './codestream.js';
+import { linkedCodestreams } from './links.js';
 import { SIZ, SOC } from './markers.js';
 import type { BoxRef, CodestreamLayout, MetadataItem, TargetKind, TargetLayout } from './types.js';
 
-/** Most top-level boxes accepted in one file. */
-export const MAX_TOP_LEVEL_BOXES = 1_000_000;
+export { MAX_TOP_LEVEL_BOXES, listBoxes, readBoxHeader } from './box-reader.js';
 
 /** The 12-byte JPEG 2000 signature box: LBox 12, 'jP  ', 0x0D0A870A (15444-1 I.5.1). */
 const SIGNATURE = [0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50, 0x20, 0x20, 0x0d, 0x0a, 0x87, 0x0a];
-
-/** Box type as a 4-character string (bytes taken as Latin-1). */
-function typeString(b: Uint8Array, p: number): string {
-  return String.fromCharCode(b[p], b[p + 1], b[p + 2], b[p + 3]);
-}
-
-/**
- * Reads the box header at `offset` (15444-1 I.4): LBox = 0 means the box runs to `end`, LBox = 1
- * means a 64-bit XLBox follows, otherwise LBox >= 8. Throws ERR_IMAGE_CORRUPT if the box leaves `end`.
- */
-export function readBoxHeader(src: ByteSource, offset: number, end: number): BoxRef {
-  checkRange(end, offset, 8, 'box header');
-  const h = src.read(offset, 8);
-  const LBox = be.u32(h, 0);
-  const type = typeString(h, 4);
-  let headerLength = 8;
-  let length: number;
-  if (LBox === 0) {
-    length = end - offset;
-  } else if (LBox === 1) {
-    checkRange(end, offset, 16, `'${type}' box XLBox`);
-    length = be.u64(src.read(offset + 8, 8), 0);
-    headerLength = 16;
-    if (length < 16) throw corrupt(`'${type}' box XLBox ${length} < 16`);
-  } else {
-    if (LBox < 8) throw corrupt(`'${type}' box LBox ${LBox} < 8`);
-    length = LBox;
-  }
-  checkRange(end, offset, length, `'${type}' box`);
-  return { type, offset, headerLength, length };
-}
-
-/** Lists the boxes in [offset, end) (one level, no descent). */
-export function listBoxes(src: ByteSource, offset: number, end: number): BoxRef[] {
-  const boxes: BoxRef[] = [];
-  let pos = offset;
-  while (pos < end) {
-    if (boxes.length >= MAX_TOP_LEVEL_BOXES) throw overLimit(`more than ${MAX_TOP_LEVEL_BOXES} boxes`);
-    const b = readBoxHeader(src, pos, end);
-    boxes.push(b);
-    pos += b.length;
-  }
-  return boxes;
-}
 
 /** Decides JP2 or JPX from the file type box (15444-1 I.5.2, 15444-2 M.11.1). */
 function kindFromFtyp(src: ByteSource, ftyp: BoxRef): TargetKind {
@@ -73,12 +30,15 @@ function kindFromFtyp(src: ByteSource, ftyp: BoxRef): TargetKind {
   throw unsupported(`file type brand '${brand}'`);
 }
 
-/** Metadata-bin 0 layout: boxes verbatim, each jp2c replaced by a codestream placeholder (notes §4.4). */
+/**
+ * Metadata-bin 0 layout: boxes verbatim, each codestream box (jp2c, or ftbl in a hyperlinked JPX, whose
+ * flst goes with it) replaced by a codestream placeholder (notes §4.4).
+ */
 function metadataOf(boxes: BoxRef[]): MetadataItem[] {
   const items: MetadataItem[] = [];
   let cs = 0;
   for (const b of boxes) {
-    if (b.type === 'jp2c') {
+    if (b.type === 'jp2c' || b.type === 'ftbl') {
       items.push({ kind: 'phld', codestream: cs++, box: b });
       continue;
     }
@@ -91,8 +51,9 @@ function metadataOf(boxes: BoxRef[]): MetadataItem[] {
 
 /**
  * Scans a target file: a raw codestream (starts with SOC, SIZ) or a JP2/JPX box file. Codestreams are
- * numbered in the physical order of top-level jp2c boxes (notes §4.5). Throws ERR_IMAGE_CORRUPT for
- * bad structure, ERR_IMAGE_UNSUPPORTED for hyperlinked JPX (ftbl) and unknown brands.
+ * numbered in the physical order of top-level jp2c boxes, or of ftbl boxes in a hyperlinked JPX
+ * (notes §4.5; their files are resolved and scanned by io/). Throws ERR_IMAGE_CORRUPT for bad
+ * structure, ERR_IMAGE_UNSUPPORTED for unknown brands and for JPX files mixing jp2c and ftbl.
  */
 export function scanTarget(src: ByteSource): TargetLayout {
   const size = src.size;
@@ -107,10 +68,15 @@ export function scanTarget(src: ByteSource): TargetLayout {
   const boxes = listBoxes(src, 0, size);
   if (boxes.length < 2 || boxes[1].type !== 'ftyp') throw corrupt("the signature box is not followed by 'ftyp'");
   const kind = kindFromFtyp(src, boxes[1]);
+  if (boxes.some((b) => b.type === 'ftbl')) {
+    if (kind !== 'jpx') throw corrupt("fragment tables ('ftbl') in a file that is not JPX");
+    if (boxes.some((b) => b.type === 'jp2c')) throw unsupported('a JPX mixing embedded and linked codestreams');
+    const links = linkedCodestreams(src, boxes);
+    return { kind, size, boxes, codestreams: [], codestreamBoxes: [], links, metadata: metadataOf(boxes) };
+  }
   const codestreams: CodestreamLayout[] = [];
   const codestreamBoxes: BoxRef[] = [];
   for (const b of boxes) {
-    if (b.type === 'ftbl') throw unsupported('hyperlinked JPX (ftbl)');
     if (b.type !== 'jp2c') continue;
     const start = b.offset + b.headerLength;
     checkRange(size, start, b.length - b.headerLength, "'jp2c' box");

@@ -236,10 +236,31 @@ export interface BoxRef {
   length: number;
 }
 
-/** One item of metadata-bin 0 (notes §4.4): a verbatim file range, or a placeholder for a codestream box. */
+/**
+ * One item of metadata-bin 0 (notes §4.4): a verbatim file range, a placeholder for a codestream box
+ * (jp2c, or ftbl in a hyperlinked JPX), or a box the server rewrote (`hex` holds its new bytes; used
+ * for a data-reference box whose absolute URLs must not reach clients).
+ */
 export type MetadataItem =
   | { kind: 'inline'; offset: number; length: number }
-  | { kind: 'phld'; codestream: number; box: BoxRef };
+  | { kind: 'phld'; codestream: number; box: BoxRef }
+  | { kind: 'rewritten'; box: BoxRef; hex: string };
+
+/**
+ * A codestream of a hyperlinked JPX (15444-2 M.11.3.1 fragment table, M.11.3.2 fragment list,
+ * M.11.3.3 data reference): `length` bytes at `offset` of the file named by data reference `dr`.
+ * `url` is the URL as stored; `rel` is set once the server resolved it to a file inside the image
+ * root, or `error` says why this frame cannot be served (the other frames still can).
+ */
+export interface LinkedCodestream {
+  ftbl: BoxRef;
+  url: string;
+  dr: number;
+  offset: number;
+  length: number;
+  rel?: string;
+  error?: { code: string; message: string };
+}
 
 /** Everything the server needs to know about a target file's layout. */
 export interface TargetLayout {
@@ -248,8 +269,10 @@ export interface TargetLayout {
   size: number;
   /** Top-level boxes in file order (empty for a raw codestream). */
   boxes: BoxRef[];
-  /** Codestreams numbered in the physical order of their top-level jp2c boxes (notes §4.5). */
+  /** Codestreams numbered in the physical order of their top-level jp2c boxes (notes §4.5); [] for a hyperlinked JPX. */
   codestreams: CodestreamLayout[];
+  /** Hyperlinked JPX: one entry per codestream, in the physical order of the ftbl boxes. */
+  links?: LinkedCodestream[];
   /** The jp2c box of each codestream; null for a raw codestream. */
   codestreamBoxes: (BoxRef | null)[];
   /** Metadata-bin 0: all top-level boxes in order, each jp2c replaced by a placeholder; [] for raw. */

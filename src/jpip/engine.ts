@@ -11,7 +11,7 @@
 import { BlockReader } from '../bytes/block-reader.js';
 import type { ByteSource } from '../bytes/source.js';
 import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT, CLASS_TILE_HEADER, EOR_BYTE_LIMIT, EOR_IMAGE_DONE, EOR_RESPONSE_LIMIT, EOR_WINDOW_DONE } from '../bytes/jpp.js';
-import type { TargetLayout, TileGeometry } from '../j2k/types.js';
+import type { CodestreamLayout, TargetLayout, TileGeometry } from '../j2k/types.js';
 import { precinctBinId } from '../j2k/geometry.js';
 import { BinKind, COMPLETE, heldIn, type ModelDelta, type ModelSnapshot } from './cache-model.js';
 import { JppBuilder } from './jpp-builder.js';
@@ -31,9 +31,17 @@ export interface PacketTable {
   read(cs: number, upTo: number, slots: Int32Array, offsets: Float64Array, lengths: Uint32Array): void;
 }
 
-/** Everything the engine reads about one target. */
+/**
+ * Everything the engine reads about one target. Codestream numbers are the target's (a movie's frame
+ * numbers); for a hyperlinked JPX the implementation maps them to the linked files.
+ */
 export interface TargetAccess {
+  /** The target file's layout (boxes and metadata-bin 0). */
   layout: TargetLayout;
+  /** Number of codestreams of the target. */
+  codestreamCount: number;
+  /** Layout of codestream `cs` (only requested codestreams need to be available). */
+  codestream(cs: number): CodestreamLayout;
   /** Bytes of the target file (metadata boxes). */
   targetSource: ByteSource;
   /** Bytes of the file holding codestream `cs`. */
@@ -203,14 +211,14 @@ export function serve(target: TargetAccess, req: ServeRequest, model: ModelSnaps
  * everything of the target has been sent.
  */
 function coversTarget(target: TargetAccess, req: ServeRequest): boolean {
-  const n = target.layout.codestreams.length;
+  const n = target.codestreamCount;
   if (!req.window || req.metadataOnly || req.codestreams.length !== n) return false;
   for (const cs of req.codestreams) {
     const plan = planWindow(target, req, cs);
     if (!plan || plan.frameD !== 0) return false;
     const { region, served } = plan;
     if (region.x0 !== 0 || region.y0 !== 0 || region.x1 !== served.fsiz[0] || region.y1 !== served.fsiz[1]) return false;
-    const Nc = target.layout.codestreams[cs].siz.Csiz;
+    const Nc = target.codestream(cs).siz.Csiz;
     if (req.comps && expandSampledRanges(req.comps, Nc - 1, Nc).length !== Nc) return false;
     if (req.layers !== undefined && req.layers < served.layers) return false;
   }
@@ -221,7 +229,7 @@ function coversTarget(target: TargetAccess, req: ServeRequest): boolean {
 function planWindow(target: TargetAccess, req: ServeRequest, cs: number): { served: ServedWindow; frameD: number; region: Rect } | undefined {
   const w = req.window;
   if (!w) return undefined;
-  const layout = target.layout.codestreams[cs];
+  const layout = target.codestream(cs);
   const frame = chooseFrame(layout.siz, target.minLevels(cs), w.fx, w.fy, w.round);
   const region = mapRegion(frame, { fx: w.fx, fy: w.fy }, w.roff, w.rsiz);
   let maxLayers = layout.cod.layers;
@@ -237,7 +245,7 @@ function planWindow(target: TargetAccess, req: ServeRequest, cs: number): { serv
 
 /** Headers and window precincts of one codestream. */
 function serveCodestream(walk: Walk, target: TargetAccess, req: ServeRequest, cs: number): void {
-  const layout = target.layout.codestreams[cs];
+  const layout = target.codestream(cs);
   const src = new BlockReader(target.codestreamSource(cs));
   const plan = planWindow(target, req, cs);
   const siz = layout.siz;
@@ -267,7 +275,7 @@ interface WindowPrecinct {
 
 /** The window's precincts, packets read from the index in one locked copy, walked layer by layer. */
 function servePrecincts(walk: Walk, target: TargetAccess, req: ServeRequest, cs: number, tiles: number[], canvas: Rect, d: number, src: ByteSource): void {
-  const layout = target.layout.codestreams[cs];
+  const layout = target.codestream(cs);
   const Nc = layout.siz.Csiz;
   const Nt = Math.ceil((layout.siz.Xsiz - layout.siz.XTOsiz) / layout.siz.XTsiz) * Math.ceil((layout.siz.Ysiz - layout.siz.YTOsiz) / layout.siz.YTsiz);
   const comps = req.comps ? expandSampledRanges(req.comps, Nc - 1, Nc) : Array.from({ length: Nc }, (_, i) => i);

@@ -97,6 +97,10 @@ export function metadataBin0Pieces(layout: TargetLayout, readHeader: (offset: nu
     if (item.kind === 'inline') {
       pieces.push({ binOffset: at, length: item.length, fileOffset: item.offset, last: false, splittable: true });
       at += item.length;
+    } else if (item.kind === 'rewritten') {
+      const bytes = Buffer.from(item.hex, 'hex');
+      pieces.push({ binOffset: at, length: bytes.length, bytes, last: false, splittable: true });
+      at += bytes.length;
     } else {
       const bytes = placeholderBox(readHeader(item.box.offset, item.box.headerLength), item.codestream);
       pieces.push({ binOffset: at, length: bytes.length, bytes, last: false, splittable: false });

@@ -27,6 +27,8 @@ export interface OpenImage<S extends OpenedSummary = OpenedSummary> {
   refs: number;
   lastUsed: number;
   bytes: number;
+  /** Images this one links to (a hyperlinked JPX's frames), each holding one reference while this entry lives. */
+  children: Map<string, Promise<OpenImage<S>>>;
 }
 
 /** Registry statistics. */
@@ -64,7 +66,7 @@ export class ImageRegistry<S extends OpenedSummary = OpenedSummary> {
       p = this.opener(abs, rel).then((summary) => {
         const old = this.images.get(rel);
         if (old && old.refs === 0) this.drop(rel, old);
-        const img: OpenImage<S> = { abs, rel, key: `${summary.key}|g${++this.generation}`, summary, sabs: [], refs: 0, lastUsed: Date.now(), bytes: 0 };
+        const img: OpenImage<S> = { abs, rel, key: `${summary.key}|g${++this.generation}`, summary, sabs: [], refs: 0, lastUsed: Date.now(), bytes: 0, children: new Map() };
         this.images.set(rel, img);
         return img;
       });
@@ -78,6 +80,21 @@ export class ImageRegistry<S extends OpenedSummary = OpenedSummary> {
     img.refs++;
     img.lastUsed = Date.now();
     return img;
+  }
+
+  /**
+   * An image `parent` links to (a frame of a hyperlinked JPX), acquired once per parent entry and
+   * shared with every other movie linking the same file; released when the parent entry is dropped.
+   * A failed open is not memoised, so a frame that appears later is found.
+   */
+  child(parent: OpenImage<S>, abs: string, rel: string): Promise<OpenImage<S>> {
+    let p = parent.children.get(rel);
+    if (!p) {
+      p = this.acquire(abs, rel);
+      parent.children.set(rel, p);
+      p.catch(() => parent.children.delete(rel));
+    }
+    return p;
   }
 
   /** Drops a reference taken by acquire. */
@@ -109,6 +126,9 @@ export class ImageRegistry<S extends OpenedSummary = OpenedSummary> {
     img.bytes = 0;
     img.sabs = [];
     this.evictions++;
+    const kids = [...img.children.values()];
+    img.children.clear();
+    for (const k of kids) k.then((c) => this.release(c), () => {});
   }
 
   /** Drops unreferenced images, least recently used first, while over budget. */

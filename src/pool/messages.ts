@@ -22,7 +22,18 @@ export interface OpenTask {
   kind: 'open';
   abs: string;
   rel: string;
+  /** Realpath of the image root (links of a hyperlinked JPX must resolve inside it). */
+  root: string;
   cacheDir: string | null;
+}
+
+/** One link of a hyperlinked JPX as the front end needs it. */
+export interface LinkSummary {
+  /** The linked file, relative to the root, when it resolved. */
+  rel?: string;
+  /** Offset of the codestream inside the linked file (flst OFF). */
+  offset: number;
+  error?: ErrorData;
 }
 
 /** What the front end needs to know about an opened image. */
@@ -32,19 +43,32 @@ export interface ImageSummary {
   mtimeMs: number;
   kind: 'raw' | 'jp2' | 'jpx';
   codestreams: number;
-  /** Packet slots per codestream (sizes the shared index of each). */
+  /** Packet slots per codestream (sizes the shared index of each); [] for a hyperlinked JPX. */
   slotCounts: number[];
+  /** File offset of each codestream's SOC (matches flst OFF of movies linking this file). */
+  codestreamOffsets: number[];
+  /** Hyperlinked JPX: one entry per frame. */
+  links?: LinkSummary[];
   fromCache: boolean;
+}
+
+/** Where one requested codestream's data lives: codestream `cs` of `image`, with its shared index. */
+export interface StreamRef {
+  image: ImageRef;
+  cs: number;
+  sab: SharedArrayBuffer;
 }
 
 /** Produce one JPP-stream response. */
 export interface ServeTask {
   kind: 'serve';
+  /** The target (its boxes form metadata-bin 0). */
   image: ImageRef;
+  root: string;
   cacheDir: string | null;
   request: ServeRequest;
-  /** Shared packet index per requested codestream (same order as request.codestreams). */
-  sabs: SharedArrayBuffer[];
+  /** Where each requested codestream lives (same order as request.codestreams). */
+  streams: StreamRef[];
   model: ModelSnapshot;
   maxBytes: number;
 }

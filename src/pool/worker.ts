@@ -5,26 +5,30 @@
  */
 import { workerData } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { toErrorData } from '../errors.js';
+import type { ByteSource } from '../bytes/source.js';
+import { errorData, JpipdError, toErrorData } from '../errors.js';
 import { FileCache } from '../io/file-source.js';
 import { loadTarget } from '../io/targets.js';
-import { serve, type TargetAccess } from '../jpip/engine.js';
-import { tileGeometry } from '../j2k/geometry.js';
-import type { TargetLayout, TileGeometry } from '../j2k/types.js';
+import { serve, type PacketTable, type TargetAccess } from '../jpip/engine.js';
+import { tileCount, tileGeometry } from '../j2k/geometry.js';
+import type { CodestreamLayout, TargetLayout, TileGeometry } from '../j2k/types.js';
 import { buildDirectory } from '../packet-index/directory.js';
 import { SharedPackets } from '../packet-index/shared-packets.js';
-import type { OpenResult, OpenTask, ServeTask, ServeTaskResult, Task } from './messages.js';
 import { maybeInjectFault } from './faults.js';
+import type { ImageRef, OpenResult, OpenTask, ServeTask, ServeTaskResult, Task } from './messages.js';
 
 const files = new FileCache(64);
 
-/** Per-thread cache of prepared targets, least recently used dropped beyond MAX_TARGETS. */
-const MAX_TARGETS = 128;
-const targets = new Map<string, PreparedTarget>();
+/** Per-thread cache of prepared images, least recently used dropped beyond MAX_PREPARED. */
+const MAX_PREPARED = 256;
+const prepared = new Map<string, PreparedImage>();
 
-/** A target prepared for serving on this thread. */
-interface PreparedTarget {
-  access: TargetAccess;
+/** An image file prepared for reading on this thread (its own codestreams, not linked ones). */
+interface PreparedImage {
+  layout: TargetLayout;
+  source(): ByteSource;
+  tile(cs: number, t: number): TileGeometry;
+  minLevels(cs: number): number;
   packets: SharedPackets;
   /** SharedArrayBuffers by codestream, of the task being run only. */
   sabs: Map<number, SharedArrayBuffer>;
@@ -40,68 +44,90 @@ function memo<K, V>(map: Map<K, V>, key: K, make: () => V): V {
   return v;
 }
 
-function tileCount(layout: TargetLayout, cs: number): number {
-  const siz = layout.codestreams[cs].siz;
-  return Math.ceil((siz.Xsiz - siz.XTOsiz) / siz.XTsiz) * Math.ceil((siz.Ysiz - siz.YTOsiz) / siz.YTsiz);
-}
-
-function prepare(task: ServeTask): PreparedTarget {
-  const hit = targets.get(task.image.key);
+function prepare(image: ImageRef, root: string, cacheDir: string | null): PreparedImage {
+  const hit = prepared.get(image.key);
   if (hit) {
-    targets.delete(task.image.key);
-    targets.set(task.image.key, hit);
+    prepared.delete(image.key);
+    prepared.set(image.key, hit);
     return hit;
   }
-  const loaded = loadTarget(task.image.abs, task.image.rel, task.cacheDir, files);
-  const layout = loaded.layout;
-  const stamp = loaded.stamp;
+  const { layout, stamp } = loadTarget(image.abs, image.rel, root, cacheDir, files);
   const tiles = new Map<string, TileGeometry>();
-  const tileOf = (cs: number, t: number): TileGeometry => memo(tiles, `${cs}:${t}`, () => tileGeometry(layout.codestreams[cs], t));
-  const minLevels = new Map<number, number>();
-  const source = () => files.get(task.image.abs, stamp);
+  const tile = (cs: number, t: number): TileGeometry => memo(tiles, `${cs}:${t}`, () => tileGeometry(layout.codestreams[cs], t));
+  const levels = new Map<number, number>();
+  const source = (): ByteSource => files.get(image.abs, stamp);
   const sabs = new Map<number, SharedArrayBuffer>();
-  const packets = new SharedPackets(layout.codestreams, tileOf, () => source(), (cs) => sabs.get(cs));
-  const access: TargetAccess = {
+  const p: PreparedImage = {
     layout,
+    source,
+    tile,
+    minLevels: (cs) =>
+      memo(levels, cs, () => {
+        let m = Infinity;
+        for (let t = 0; t < tileCount(layout.codestreams[cs].siz); t++) for (const tc of tile(cs, t).components) m = Math.min(m, tc.style.NL);
+        return m;
+      }),
+    packets: new SharedPackets(layout.codestreams, tile, source, (cs) => sabs.get(cs)),
+    sabs,
+  };
+  prepared.set(image.key, p);
+  while (prepared.size > MAX_PREPARED) prepared.delete(prepared.keys().next().value as string);
+  return p;
+}
+
+/**
+ * The engine's view of a task: metadata from the target, each requested codestream from the image
+ * that holds it (the target itself, or a file a hyperlinked JPX links to).
+ */
+function accessFor(task: ServeTask): { access: TargetAccess; used: PreparedImage[] } {
+  const target = prepare(task.image, task.root, task.cacheDir);
+  const where = new Map<number, { img: PreparedImage; cs: number }>();
+  task.request.codestreams.forEach((cs, i) => {
+    const ref = task.streams[i];
+    const img = ref.image.key === task.image.key ? target : prepare(ref.image, task.root, task.cacheDir);
+    img.sabs.set(ref.cs, ref.sab);
+    where.set(cs, { img, cs: ref.cs });
+  });
+  const at = (cs: number): { img: PreparedImage; cs: number } => {
+    const w = where.get(cs);
+    if (!w) throw new JpipdError('ERR_INTERNAL', `codestream ${cs} was not prepared`);
+    return w;
+  };
+  const packets: PacketTable = {
+    slotOf: (cs, t, c, r, p, l) => at(cs).img.packets.slotOf(at(cs).cs, t, c, r, p, l),
+    read: (cs, upTo, slots, offsets, lengths) => at(cs).img.packets.read(at(cs).cs, upTo, slots, offsets, lengths),
+  };
+  const access: TargetAccess = {
+    layout: target.layout,
+    codestreamCount: target.layout.links?.length ?? target.layout.codestreams.length,
+    codestream: (cs): CodestreamLayout => at(cs).img.layout.codestreams[at(cs).cs],
     get targetSource() {
-      return source();
+      return target.source();
     },
-    codestreamSource: () => source(),
-    tile: tileOf,
-    minLevels(cs) {
-      let m = minLevels.get(cs);
-      if (m === undefined) {
-        m = Infinity;
-        for (let t = 0; t < tileCount(layout, cs); t++) for (const tc of tileOf(cs, t).components) m = Math.min(m, tc.style.NL);
-        minLevels.set(cs, m);
-      }
-      return m;
-    },
+    codestreamSource: (cs) => at(cs).img.source(),
+    tile: (cs, t) => at(cs).img.tile(at(cs).cs, t),
+    minLevels: (cs) => at(cs).img.minLevels(at(cs).cs),
     packets,
   };
-  const prepared = { access, packets, sabs };
-  targets.set(task.image.key, prepared);
-  while (targets.size > MAX_TARGETS) targets.delete(targets.keys().next().value as string);
-  return prepared;
+  return { access, used: [target, ...[...where.values()].map((w) => w.img)] };
 }
 
 function runOpen(task: OpenTask): OpenResult {
   try {
-    const loaded = loadTarget(task.abs, task.rel, task.cacheDir, files);
-    const layout = loaded.layout;
-    const slotCounts = layout.codestreams.map((cs, i) => {
-      return buildDirectory(tileCount(layout, i), cs.siz.Csiz, (t) => tileGeometry(cs, t)).slotCount;
-    });
+    const { layout, stamp, fromCache } = loadTarget(task.abs, task.rel, task.root, task.cacheDir, files);
+    const slotCounts = layout.codestreams.map((cs) => buildDirectory(tileCount(cs.siz), cs.siz.Csiz, (t) => tileGeometry(cs, t)).slotCount);
     return {
       ok: true,
       summary: {
-        key: `${task.rel}|${loaded.stamp.size}|${loaded.stamp.mtimeMs}`,
-        size: loaded.stamp.size,
-        mtimeMs: loaded.stamp.mtimeMs,
+        key: `${task.rel}|${stamp.size}|${stamp.mtimeMs}`,
+        size: stamp.size,
+        mtimeMs: stamp.mtimeMs,
         kind: layout.kind,
-        codestreams: layout.codestreams.length,
+        codestreams: layout.links?.length ?? layout.codestreams.length,
         slotCounts,
-        fromCache: loaded.fromCache,
+        codestreamOffsets: layout.codestreams.map((cs) => cs.offset),
+        links: layout.links?.map((l) => (l.error ? { offset: l.offset, error: errorData(l.error.code, l.error.message) } : { offset: l.offset, rel: l.rel })),
+        fromCache,
       },
     };
   } catch (e) {
@@ -110,24 +136,22 @@ function runOpen(task: OpenTask): OpenResult {
 }
 
 function runServe(task: ServeTask): ServeTaskResult {
-  let prepared: PreparedTarget;
+  let view: { access: TargetAccess; used: PreparedImage[] } | undefined;
   try {
-    prepared = prepare(task);
-  } catch (e) {
-    return { ok: false, error: toErrorData(e) };
-  }
-  task.request.codestreams.forEach((cs, i) => prepared.sabs.set(cs, task.sabs[i]));
-  try {
+    view = accessFor(task);
     maybeInjectFault(workerData, 'serve');
-    const r = serve(prepared.access, task.request, task.model, task.maxBytes);
+    const r = serve(view.access, task.request, task.model, task.maxBytes);
     return { ok: true, body: r.body, eor: r.eor, delta: r.delta, served: r.served, messages: r.messages, dataBytes: r.dataBytes };
   } catch (e) {
     const data = toErrorData(e);
     if (data.code === 'ERR_INTERNAL') throw e; // a bug or a broken thread: let the pool re-run the task
     return { ok: false, error: data };
   } finally {
-    prepared.sabs.clear();
-    prepared.packets.detach();
+    // Keep no SharedArrayBuffer between tasks: the registry's budget is then the real bound.
+    for (const img of view?.used ?? []) {
+      img.sabs.clear();
+      img.packets.detach();
+    }
   }
 }
 

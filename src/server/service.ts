@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
+import path from 'node:path';
 import { EOR_LENGTH } from '../bytes/jpp.js';
 import { ERROR_CODES, JpipdError, fromErrorData, type ErrorCode } from '../errors.js';
 import { resolveTarget } from '../io/paths.js';
@@ -16,7 +17,7 @@ import { expandSampledRanges } from '../jpip/ranges.js';
 import { parseRequest, type JpipRequest } from '../jpip/request.js';
 import { DEFAULT_SESSION_LIMITS, SessionTable, type Session, type SessionLimits } from '../jpip/sessions.js';
 import { ImageRegistry, type OpenImage } from '../packet-index/registry.js';
-import type { ImageSummary } from '../pool/messages.js';
+import type { ImageRef, ImageSummary, StreamRef } from '../pool/messages.js';
 import type { WorkerPool } from '../pool/pool.js';
 import { corsHeaders, JPP_CONTENT_TYPE } from './headers.js';
 
@@ -92,7 +93,7 @@ export class JpipService {
   constructor(private readonly opts: ServiceOptions) {
     this.registry = new ImageRegistry<ImageSummary>(
       async (abs, rel) => {
-        const r = await opts.pool.open({ kind: 'open', abs, rel, cacheDir: opts.cacheDir });
+        const r = await opts.pool.open({ kind: 'open', abs, rel, root: opts.root, cacheDir: opts.cacheDir });
         if (!r.ok) throw fromErrorData(r.error);
         return r.summary;
       },
@@ -171,14 +172,29 @@ export class JpipService {
       if (req.model && !tidMismatch) {
         model.applyStatements(req.model, (item) => expandSampledRanges(item.codestreams, image.summary.codestreams - 1, 4096));
       }
-      const sreq = toServeRequest(req, image.summary.codestreams);
-      const sabs = sreq.codestreams.map((cs) => this.registry.sab(image, cs));
+      const asked = toServeRequest(req, image.summary.codestreams);
+      // Where each codestream lives; frames of a hyperlinked JPX that cannot be served are left out.
+      const found = await Promise.all(asked.codestreams.map((cs) => this.streamFor(image, cs)));
+      const streams: StreamRef[] = [];
+      const codestreams: number[] = [];
+      let firstError: JpipdError | undefined;
+      found.forEach((f, i) => {
+        if (f instanceof JpipdError) firstError ??= f;
+        else {
+          streams.push(f);
+          codestreams.push(asked.codestreams[i]);
+        }
+      });
+      if (firstError && codestreams.length === 0) throw firstError;
+      if (firstError) headers.push(['JPIP-stream', codestreams.join(',')]);
+      const sreq = { ...asked, codestreams };
       const result = await this.opts.pool.serve({
         kind: 'serve',
-        image: { abs: image.abs, rel: image.rel, key: image.key },
+        image: refOf(image),
+        root: this.opts.root,
         cacheDir: this.opts.cacheDir,
         request: sreq,
-        sabs,
+        streams,
         model: model.snapshot(sreq.codestreams),
         maxBytes: this.maxResponseBytes,
       });
@@ -221,6 +237,28 @@ export class JpipService {
     return s.queue.run(() => run(s.model));
   }
 
+  /**
+   * Where codestream `cs` of `image` lives: in the image itself, or (hyperlinked JPX) in the linked
+   * file, whose index is shared by every movie linking it. Returns the frame's error instead of
+   * throwing, so the other frames of a request can still be served.
+   */
+  private async streamFor(image: Image, cs: number): Promise<StreamRef | JpipdError> {
+    const links = image.summary.links;
+    if (!links) return { image: refOf(image), cs, sab: this.registry.sab(image, cs) };
+    const link = links[cs];
+    if (!link || link.error || !link.rel) return link?.error ? fromErrorData(link.error) : new JpipdError('ERR_TARGET_NOT_FOUND', `frame ${cs}: no such frame`);
+    try {
+      const frame = await this.registry.child(image, path.join(this.opts.root, link.rel), link.rel);
+      const inFrame = frame.summary.codestreamOffsets.indexOf(link.offset);
+      if (inFrame < 0) return new JpipdError('ERR_IMAGE_CORRUPT', `frame ${cs}: the link does not point at a codestream of the linked file`);
+      return { image: refOf(frame), cs: inFrame, sab: this.registry.sab(frame, inFrame) };
+    } catch (e) {
+      // Not JpipdError: the file vanished between resolution and open (ENOENT from stat).
+      if (!(e instanceof JpipdError)) return new JpipdError('ERR_TARGET_NOT_FOUND', `frame ${cs}: linked file not found`);
+      return new JpipdError(e.code, `frame ${cs}: ${e.message}`);
+    }
+  }
+
   private jpp(headers: Array<[string, string]>, body: Uint8Array, log: Record<string, unknown>): OutgoingResponse {
     return {
       status: 200,
@@ -258,6 +296,11 @@ export class JpipService {
       log: { error: code, detail: message, internal: code === 'ERR_INTERNAL' ? String((e as Error)?.stack ?? e) : undefined },
     };
   }
+}
+
+/** The worker-side name of an opened image. */
+function refOf(img: Image): ImageRef {
+  return { abs: img.abs, rel: img.rel, key: img.key };
 }
 
 /** Percent-decodes a URL path once; a malformed escape is a malformed request. */

@@ -26,7 +26,7 @@ describe('index cache files', () => {
     try {
       const abs = path.join(root, 'a.jp2');
       fs.copyFileSync(path.join(FIXTURES, 'rgb96.jp2'), abs);
-      const first = loadTarget(abs, 'a.jp2', cache, files);
+      const first = loadTarget(abs, 'a.jp2', root, cache, files);
       assert.equal(first.fromCache, false);
       const file = indexPath(cache, 'a.jp2');
       const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -34,7 +34,7 @@ describe('index cache files', () => {
       assert.equal(stored.version, INDEX_VERSION);
       assert.ok(fs.statSync(file).size < 16 * 1024, 'small');
       assert.deepEqual(fs.readdirSync(root), ['a.jp2'], 'nothing written inside the image root');
-      const second = loadTarget(abs, 'a.jp2', cache, files);
+      const second = loadTarget(abs, 'a.jp2', root, cache, files);
       assert.equal(second.fromCache, true);
       assert.deepEqual(second.layout, first.layout);
       // A different image under the same name: re-indexed, not served from the stale entry.
@@ -42,14 +42,14 @@ describe('index cache files', () => {
       const future = new Date(Date.now() + 5000);
       fs.utimesSync(abs, future, future);
       files.closeAll();
-      const third = loadTarget(abs, 'a.jp2', cache, files);
+      const third = loadTarget(abs, 'a.jp2', root, cache, files);
       assert.equal(third.fromCache, false);
       assert.equal(third.layout.codestreams.length, 3);
       // A corrupt cache file is ignored and rewritten.
       fs.writeFileSync(file, '{"format":"jpipd-index","version":1,');
-      const fourth = loadTarget(abs, 'a.jp2', cache, files);
+      const fourth = loadTarget(abs, 'a.jp2', root, cache, files);
       assert.equal(fourth.fromCache, false);
-      assert.equal(loadTarget(abs, 'a.jp2', cache, files).fromCache, true);
+      assert.equal(loadTarget(abs, 'a.jp2', root, cache, files).fromCache, true);
     } finally {
       files.closeAll();
       fs.rmSync(root, { recursive: true, force: true });

@@ -156,9 +156,13 @@ test('brands: jp2 compatibility list decides when the brand is unknown; others a
   assert.throws(() => scanTarget(new BufferSource(file('jpm ', ['jpm ']))), fails('ERR_IMAGE_UNSUPPORTED'));
 });
 
-test('hyperlinked JPX (ftbl) is unsupported', () => {
+test('a fragment list whose length disagrees with NF is corrupt; jp2c mixed with ftbl is unsupported', () => {
   const bytes = concatBytes(signatureBox(), ftypBox('jpx ', 0, ['jpx ']), box('ftbl', box('flst', new Uint8Array(16))));
-  assert.throws(() => scanTarget(new BufferSource(bytes)), fails('ERR_IMAGE_UNSUPPORTED'));
+  assert.throws(() => scanTarget(new BufferSource(bytes)), fails('ERR_IMAGE_CORRUPT'));
+  const flst = new Uint8Array(16);
+  flst[1] = 1; // NF = 1, OFF 0, LEN 0, DR 0
+  const mixed = concatBytes(signatureBox(), ftypBox('jpx ', 0, ['jpx ']), box('ftbl', box('flst', flst)), box('jp2c', frame()));
+  assert.throws(() => scanTarget(new BufferSource(mixed)), fails('ERR_IMAGE_UNSUPPORTED'));
 });
 
 test('structural errors are corrupt', () => {

@@ -1,0 +1,163 @@
+/**
+ * Hyperlinked JPX movies (Helioviewer's format): frames in separate JP2 files named by relative or
+ * file:// URLs. Each frame is served with its own coding parameters and decodes bit-exactly; frames
+ * whose link is missing or leaves the root are errors for that frame only; a JP2 linked from two
+ * movies is indexed once; the data reference box sent to clients carries no server path.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { put } from '../../src/bytes/source.js';
+import { DataBinCache } from '../../src/client/databin-cache.js';
+import { parseJppStream } from '../../src/client/jpp-parser.js';
+import { reassembleCodestream } from '../../src/client/reassemble.js';
+import { JpipSession } from '../../src/client/session.js';
+import { box, concatBytes, ftypBox, ihdrBox, colrBox, signatureBox, xmlBox } from '../../src/j2k/box-writer.js';
+import { decodeJ2k, type DecodedImage } from '../helpers/openjpeg.js';
+import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
+
+/** Offset and length of the (first) jp2c payload of a JP2 file. */
+function codestreamIn(bytes: Uint8Array): { offset: number; length: number } {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let pos = 0;
+  while (pos + 8 <= bytes.length) {
+    let len = dv.getUint32(pos);
+    let hl = 8;
+    if (len === 1) {
+      len = Number(dv.getBigUint64(pos + 8));
+      hl = 16;
+    } else if (len === 0) len = bytes.length - pos;
+    if (String.fromCharCode(...bytes.subarray(pos + 4, pos + 8)) === 'jp2c') return { offset: pos + hl, length: len - hl };
+    pos += len;
+  }
+  throw new Error('no jp2c');
+}
+
+function ftbl(offset: number, length: number, dr: number): Uint8Array {
+  const b = new Uint8Array(16);
+  put.u16(b, 0, 1);
+  put.u64(b, 2, offset);
+  put.u32(b, 10, length);
+  put.u16(b, 14, dr);
+  return box('ftbl', box('flst', b));
+}
+function dtbl(urls: string[]): Uint8Array {
+  const n = new Uint8Array(2);
+  put.u16(n, 0, urls.length);
+  return box('dtbl', n, ...urls.map((u) => box('url ', new Uint8Array(4), new TextEncoder().encode(u + '\0'))));
+}
+
+const FRAMES = ['rgb96.jp2', 'gray128-lbox0.jp2', 'rgb96-xlbox.jp2'];
+let root: string;
+let outside: string;
+let srv: TestServer;
+const frameBytes: Uint8Array[] = [];
+
+before(async () => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-movie-root-'));
+  outside = fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-movie-outside-'));
+  fs.mkdirSync(path.join(root, 'frames'));
+  fs.mkdirSync(path.join(root, 'movies'));
+  FRAMES.forEach((f, i) => {
+    const bytes = new Uint8Array(fs.readFileSync(path.join(FIXTURES, f)));
+    frameBytes.push(bytes);
+    fs.writeFileSync(path.join(root, 'frames', `f${i}.jp2`), bytes);
+  });
+  fs.copyFileSync(path.join(FIXTURES, 'rgb96.jp2'), path.join(outside, 'secret.jp2'));
+  const cs = frameBytes.map(codestreamIn);
+  const realRoot = fs.realpathSync(root);
+  const movie = concatBytes(
+    signatureBox(),
+    ftypBox('jpx ', 0, ['jpx ', 'jp2 ', 'jpxb']),
+    box('jp2h', ihdrBox(96, 64, 3, 8), colrBox(16)),
+    xmlBox('<fits><DATE-OBS>2026-01-01T00:00:00</DATE-OBS></fits>'),
+    ftbl(cs[0].offset, cs[0].length, 1), // relative URL
+    ftbl(cs[1].offset, cs[1].length, 2), // absolute file:// URL inside the root
+    ftbl(cs[2].offset, cs[2].length, 3), // relative, percent-encoded
+    ftbl(0, 100, 4), // missing file
+    ftbl(cs[0].offset, cs[0].length, 5), // outside the root
+    dtbl(['../frames/f0.jp2', `file://${realRoot}/frames/f1.jp2`, '../frames/f%32.jp2', '../frames/missing.jp2', `file://${fs.realpathSync(outside)}/secret.jp2`]),
+  );
+  fs.writeFileSync(path.join(root, 'movies', 'movie.jpx'), movie);
+  const movie2 = concatBytes(signatureBox(), ftypBox('jpx ', 0, ['jpx ']), ftbl(cs[0].offset, cs[0].length, 1), dtbl(['../frames/f0.jp2']));
+  fs.writeFileSync(path.join(root, 'movies', 'other.jpx'), movie2);
+  srv = await startTestServer({ root });
+});
+after(async () => {
+  await srv.stop();
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(outside, { recursive: true, force: true });
+});
+
+function samePixels(a: DecodedImage, b: DecodedImage): boolean {
+  return a.width === b.width && a.height === b.height && a.pixels.length === b.pixels.length && a.pixels.every((v, i) => v === b.pixels[i]);
+}
+
+describe('hyperlinked JPX', () => {
+  it('serves every linked frame with its own coding parameters, bit-exactly', async () => {
+    const sizes = [
+      [96, 64],
+      [128, 128],
+      [96, 64],
+    ];
+    for (let i = 0; i < 3; i++) {
+      const s = new JpipSession(srv.base, 'movies/movie.jpx');
+      await s.open({ len: 0 });
+      const r = await s.fetchWindow({ stream: i, fsiz: `${sizes[i][0]},${sizes[i][1]}` });
+      assert.equal(r[r.length - 1].headers.get('jpip-fsiz'), null, `frame ${i} has its own size`);
+      const got = await decodeJ2k(reassembleCodestream(s.cache, i));
+      const cs = codestreamIn(frameBytes[i]);
+      const want = await decodeJ2k(frameBytes[i].subarray(cs.offset, cs.offset + cs.length));
+      assert.ok(samePixels(got, want), `frame ${i} identical`);
+      await s.close();
+    }
+  });
+
+  it('context=jpxl<1> gives the same bytes as stream=1', async () => {
+    const a = await fetch(`${srv.base}/movies/movie.jpx?context=jpxl<1-1>&fsiz=128,128`);
+    const b = await fetch(`${srv.base}/movies/movie.jpx?stream=1&fsiz=128,128`);
+    assert.deepEqual(new Uint8Array(await a.arrayBuffer()), new Uint8Array(await b.arrayBuffer()));
+  });
+
+  it('answers a missing or escaping frame with an error for that frame, and serves the others of a range', async () => {
+    for (const n of [3, 4]) {
+      const r = await fetch(`${srv.base}/movies/movie.jpx?stream=${n}&fsiz=96,64`);
+      const text = await r.text();
+      assert.equal(r.status, 404);
+      assert.match(text, new RegExp(`frame ${n}: linked file not found`));
+      assert.ok(!text.includes(outside) && !text.includes(root));
+    }
+    const range = await fetch(`${srv.base}/movies/movie.jpx?stream=0-4&fsiz=96,64&len=100000`);
+    assert.equal(range.status, 200);
+    assert.equal(range.headers.get('jpip-stream'), '0,1,2');
+    const events = parseJppStream(new Uint8Array(await range.arrayBuffer()));
+    const streams = new Set(events.flatMap((e) => (e.kind === 'message' && e.cls !== 8 ? [e.codestream] : [])));
+    assert.deepEqual([...streams].sort(), [0, 1, 2]);
+  });
+
+  it('sends metadata-bin 0 with a placeholder per frame and no server path in the data references', async () => {
+    const r = await fetch(`${srv.base}/movies/movie.jpx?metareq=[*]!!&type=jpp-stream`);
+    const cache = new DataBinCache();
+    for (const e of parseJppStream(new Uint8Array(await r.arrayBuffer()))) if (e.kind === 'message') cache.add(e);
+    const bin0 = cache.get({ cls: 8, codestream: 0, id: 0 });
+    assert.ok(cache.isComplete({ cls: 8, codestream: 0, id: 0 }));
+    const text = Buffer.from(bin0).toString('latin1');
+    assert.equal(text.split('phld').length - 1, 5, 'one placeholder per ftbl');
+    assert.ok(!text.includes(fs.realpathSync(root)) && !text.includes(fs.realpathSync(outside)), 'no absolute server path');
+    assert.ok(text.includes('../frames/f1.jp2'), 'absolute link rewritten relative to the movie');
+    assert.ok(text.includes('<DATE-OBS>2026-01-01T00:00:00</DATE-OBS>'), 'XML box inline');
+  });
+
+  it('indexes a JP2 linked from two movies once', async () => {
+    const m1 = await srv.service.registry.acquire(path.join(fs.realpathSync(root), 'movies/movie.jpx'), 'movies/movie.jpx');
+    const m2 = await srv.service.registry.acquire(path.join(fs.realpathSync(root), 'movies/other.jpx'), 'movies/other.jpx');
+    const a = await srv.service.registry.child(m1, path.join(fs.realpathSync(root), 'frames/f0.jp2'), 'frames/f0.jp2');
+    const b = await srv.service.registry.child(m2, path.join(fs.realpathSync(root), 'frames/f0.jp2'), 'frames/f0.jp2');
+    assert.equal(a, b);
+    assert.equal(srv.service.registry.sab(a, 0), srv.service.registry.sab(b, 0));
+    srv.service.registry.release(m1);
+    srv.service.registry.release(m2);
+  });
+});
