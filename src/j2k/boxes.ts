@@ -8,7 +8,7 @@ import { listBoxes, typeString } from './box-reader.js';
 import { scanCodestream } from './codestream.js';
 import { linkedCodestreams } from './links.js';
 import { SIZ, SOC } from './markers.js';
-import type { BoxRef, CodestreamLayout, MetadataItem, TargetKind, TargetLayout } from './types.js';
+import type { BoxRef, CodestreamLayout, MetadataBin, MetadataItem, TargetKind, TargetLayout } from './types.js';
 
 export { MAX_TOP_LEVEL_BOXES, listBoxes, readBoxHeader } from './box-reader.js';
 
@@ -30,23 +30,35 @@ function kindFromFtyp(src: ByteSource, ftyp: BoxRef): TargetKind {
   throw unsupported(`file type brand '${brand}'`);
 }
 
+/** Top-level box types whose contents get a metadata-bin of their own (metareq selects them by type). */
+export const CONTENT_BOXES = new Set(['xml ', 'asoc', 'uuid', 'uinf']);
+
 /**
- * Metadata-bin 0 layout: boxes verbatim, each codestream box (jp2c, or ftbl in a hyperlinked JPX, whose
- * flst goes with it) replaced by a codestream placeholder (notes §4.4).
+ * Metadata-bin layout (notes §4.4, 15444-9 A.3.6): bin 0 holds the top-level boxes verbatim, each
+ * codestream box (jp2c, or ftbl in a hyperlinked JPX, whose flst goes with it) replaced by a codestream
+ * placeholder, and each content box (xml, asoc, uuid, uinf) replaced by a placeholder naming the
+ * metadata-bin that holds its contents, numbered 1, 2, … in file order (as esajpip 1.9 does for asoc).
  */
-function metadataOf(boxes: BoxRef[]): MetadataItem[] {
+function metadataOf(boxes: BoxRef[]): { metadata: MetadataItem[]; metadataBins: MetadataBin[] } {
   const items: MetadataItem[] = [];
+  const bins: MetadataBin[] = [];
   let cs = 0;
   for (const b of boxes) {
     if (b.type === 'jp2c' || b.type === 'ftbl') {
       items.push({ kind: 'phld', codestream: cs++, box: b });
       continue;
     }
+    if (CONTENT_BOXES.has(b.type)) {
+      const bin = { id: bins.length + 1, box: b };
+      bins.push(bin);
+      items.push({ kind: 'meta', bin: bin.id, box: b });
+      continue;
+    }
     const last = items[items.length - 1];
     if (last && last.kind === 'inline' && last.offset + last.length === b.offset) last.length += b.length;
     else items.push({ kind: 'inline', offset: b.offset, length: b.length });
   }
-  return items;
+  return { metadata: items, metadataBins: bins };
 }
 
 /**
@@ -72,7 +84,7 @@ export function scanTarget(src: ByteSource): TargetLayout {
     if (kind !== 'jpx') throw corrupt("fragment tables ('ftbl') in a file that is not JPX");
     if (boxes.some((b) => b.type === 'jp2c')) throw unsupported('a JPX mixing embedded and linked codestreams');
     const links = linkedCodestreams(src, boxes);
-    return { kind, size, boxes, codestreams: [], codestreamBoxes: [], links, metadata: metadataOf(boxes) };
+    return { kind, size, boxes, codestreams: [], codestreamBoxes: [], links, ...metadataOf(boxes) };
   }
   const codestreams: CodestreamLayout[] = [];
   const codestreamBoxes: BoxRef[] = [];
@@ -85,5 +97,5 @@ export function scanTarget(src: ByteSource): TargetLayout {
   }
   if (codestreams.length === 0) throw corrupt("no 'jp2c' codestream box");
   if (kind === 'jp2' && codestreams.length !== 1) throw corrupt(`a JP2 file must have one 'jp2c' box, found ${codestreams.length}`);
-  return { kind, size, boxes, codestreams, codestreamBoxes, metadata: metadataOf(boxes) };
+  return { kind, size, boxes, codestreams, codestreamBoxes, ...metadataOf(boxes) };
 }

@@ -244,7 +244,17 @@ export interface BoxRef {
 export type MetadataItem =
   | { kind: 'inline'; offset: number; length: number }
   | { kind: 'phld'; codestream: number; box: BoxRef }
+  | { kind: 'meta'; bin: number; box: BoxRef }
   | { kind: 'rewritten'; box: BoxRef; hex: string };
+
+/**
+ * A metadata-bin other than bin 0 (15444-9 A.3.6): the contents (body) of one top-level content box
+ * (xml, asoc, uuid, uinf), replaced in bin 0 by a placeholder that names this bin.
+ */
+export interface MetadataBin {
+  id: number;
+  box: BoxRef;
+}
 
 /**
  * A codestream of a hyperlinked JPX (15444-2 M.11.3.1 fragment table, M.11.3.2 fragment list,
@@ -275,6 +285,8 @@ export interface TargetLayout {
   links?: LinkedCodestream[];
   /** The jp2c box of each codestream; null for a raw codestream. */
   codestreamBoxes: (BoxRef | null)[];
-  /** Metadata-bin 0: all top-level boxes in order, each jp2c replaced by a placeholder; [] for raw. */
+  /** Metadata-bin 0: all top-level boxes in order, codestream and content boxes replaced by placeholders; [] for raw. */
   metadata: MetadataItem[];
+  /** Metadata-bins 1.. (content boxes), in file order. */
+  metadataBins?: MetadataBin[];
 }

@@ -11,11 +11,12 @@
 import { BlockReader } from '../bytes/block-reader.js';
 import type { ByteSource } from '../bytes/source.js';
 import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT, CLASS_TILE_HEADER, EOR_BYTE_LIMIT, EOR_IMAGE_DONE, EOR_RESPONSE_LIMIT, EOR_WINDOW_DONE } from '../bytes/jpp.js';
-import type { CodestreamLayout, TargetLayout, TileGeometry } from '../j2k/types.js';
+import type { CodestreamLayout, MetadataBin, TargetLayout, TileGeometry } from '../j2k/types.js';
 import { precinctBinId } from '../j2k/geometry.js';
 import { BinKind, COMPLETE, heldIn, type ModelDelta, type ModelSnapshot } from './cache-model.js';
 import { JppBuilder } from './jpp-builder.js';
-import { mainHeaderPieces, metadataBin0Pieces, tileHeaderPieces, type Piece } from './pieces.js';
+import { mainHeaderPieces, metadataBin0Pieces, metadataBinPieces, tileHeaderPieces, type Piece } from './pieces.js';
+import type { MetaReq } from './metareq.js';
 import type { Round, UintRange } from './request.js';
 import { expandSampledRanges } from './ranges.js';
 import { chooseFrame, frameRegionToCanvas, isEmpty, mapRegion, tilePrecinctSpans, tilesInRegion, type Rect } from './window.js';
@@ -73,6 +74,8 @@ export interface ServeRequest {
   len?: number;
   /** `metareq=...!!`: metadata only. */
   metadataOnly: boolean;
+  /** The `metareq` field: which metadata-bins beyond bin 0 are wanted. */
+  metareq?: MetaReq;
 }
 
 /** The window actually served, for JPIP-fsiz/roff/rsiz/layers response headers. */
@@ -193,6 +196,12 @@ export function serve(target: TargetAccess, req: ServeRequest, model: ModelSnaps
   if (req.len !== 0) {
     const meta = metadataBin0Pieces(target.layout, (o, n) => target.targetSource.read(o, n));
     for (const p of meta) if (!walk.offer(BinKind.Metadata, CLASS_METADATA, 0, 0, p, target.targetSource)) break;
+    if (req.metareq) {
+      for (const { bin, limit } of requestedBins(target.layout, req.metareq)) {
+        if (walk.stop !== Stop.None) break;
+        for (const p of metadataBinPieces(bin, limit)) if (!walk.offer(BinKind.Metadata, CLASS_METADATA, 0, bin.id, p, target.targetSource)) break;
+      }
+    }
     if (!req.metadataOnly) for (const cs of req.codestreams) if (walk.stop === Stop.None) serveCodestream(walk, target, req, cs);
   }
   // The window reported in JPIP-fsiz/roff/rsiz is the first requested codestream's.
@@ -203,6 +212,28 @@ export function serve(target: TargetAccess, req: ServeRequest, model: ModelSnaps
   else if (coversTarget(target, req)) eor = EOR_IMAGE_DONE;
   walk.out.eor(eor);
   return { body: walk.out.finish(), eor, delta: walk.delta, served, messages: walk.out.messages, dataBytes: walk.out.dataBytes };
+}
+
+/**
+ * The metadata-bins a `metareq` asks for (15444-9 C.5.2), in bin order, each with the byte limit of
+ * its box body. Every content bin is a child of bin 0 (depth 1). A box-prop matches by box type (`*`
+ * matches all); `R<n>` roots a group at bin n (0 or that bin), `D0` asks for the root only. Scope
+ * letters (w, s, g, a) are not used to narrow the answer: JHelioviewer asks `[*]` with `stream=0` and
+ * needs the metadata of every frame.
+ */
+function requestedBins(layout: TargetLayout, mr: MetaReq): Array<{ bin: MetadataBin; limit: number }> {
+  const out: Array<{ bin: MetadataBin; limit: number }> = [];
+  for (const bin of layout.metadataBins ?? []) {
+    let limit = -1;
+    for (const g of mr.groups) {
+      const root = g.root ?? 0;
+      if (root !== 0 && root !== bin.id) continue;
+      if (root === 0 && g.maxDepth === 0) continue;
+      for (const p of g.props) if (p.type === '*' || p.type === bin.box.type) limit = Math.max(limit, p.limit ?? Infinity);
+    }
+    if (limit >= 0) out.push({ bin, limit });
+  }
+  return out;
 }
 
 /**

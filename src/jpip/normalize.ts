@@ -37,5 +37,6 @@ export function toServeRequest(req: JpipRequest, count: number): ServeRequest {
     layers: req.layers,
     len: req.len,
     metadataOnly: req.metareq?.metadataOnly ?? false,
+    metareq: req.metareq,
   };
 }

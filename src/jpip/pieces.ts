@@ -4,7 +4,7 @@
  * budget decide what is sent. Pure functions of the target layout.
  */
 import { put } from '../bytes/source.js';
-import type { CodestreamLayout, MarkerSegment, TargetLayout } from '../j2k/types.js';
+import type { CodestreamLayout, MarkerSegment, MetadataBin, TargetLayout } from '../j2k/types.js';
 import { PLM, PLT, TLM } from './marker-policy.js';
 
 /** A contiguous range of one data-bin and the source of its bytes. */
@@ -67,46 +67,62 @@ export function tileHeaderPieces(cs: CodestreamLayout, t: number): Piece[] {
 /** Length of a placeholder box for an original box header of `headerLength` bytes (15444-9 A.3.6.3). */
 export const phldLength = (headerLength: number): number => 44 + headerLength;
 
+/** Placeholder flags (15444-9 A.3.6.3): the original box's contents are in metadata-bin OrigID. */
+export const PHLD_ORIGINAL = 1;
+/** Placeholder flags: the box is a codestream, delivered as JPIP codestream CSID. */
+export const PHLD_CODESTREAM = 4;
+
 /**
- * A codestream placeholder box (15444-9 A.3.6.3): LBox, 'phld', Flags = 4 (codestream), OrigID 0,
- * OrigBH = the original box header, EquivID 0, EquivBH = zeros, CSID. `origHeader` is read from the file.
+ * A placeholder box (15444-9 A.3.6.3): LBox, 'phld', Flags, OrigID, OrigBH = the original box header,
+ * EquivID 0, EquivBH = 8 zero bytes (no equivalent box), CSID. `origHeader` is read from the file.
  */
-export function placeholderBox(origHeader: Uint8Array, codestream: number): Uint8Array {
+export function placeholderBox(origHeader: Uint8Array, flags: number, origId: number, codestream: number): Uint8Array {
   const hl = origHeader.length;
   const out = new Uint8Array(phldLength(hl));
   put.u32(out, 0, out.length);
   out.set([0x70, 0x68, 0x6c, 0x64], 4); // 'phld'
-  put.u32(out, 8, 4); // Flags: the box is a codestream, delivered as JPIP codestream CSID
-  put.u64(out, 12, 0); // OrigID
+  put.u32(out, 8, flags);
+  put.u64(out, 12, origId); // OrigID
   out.set(origHeader, 20); // OrigBH
   put.u64(out, 20 + hl, 0); // EquivID
-  // EquivBH: 8 zero bytes at 28 + hl (no equivalent box)
+  // EquivBH: 8 zero bytes at 28 + hl
   put.u64(out, 36 + hl, codestream); // CSID
   return out;
 }
 
 /**
- * Metadata-bin 0 (class 8, id 0): the target's top-level boxes verbatim, each codestream box
- * replaced by a placeholder (notes §4.4). `readHeader(box)` returns the original box header bytes.
- * A raw codestream has an empty, complete bin 0. The last piece is a zero-length completion.
+ * Metadata-bin 0 (class 8, id 0): the target's top-level boxes verbatim, codestream and content
+ * boxes replaced by placeholders (notes §4.4). `readHeader(box)` returns the original box header
+ * bytes. A raw codestream has an empty, complete bin 0. The last piece is a zero-length completion.
  */
 export function metadataBin0Pieces(layout: TargetLayout, readHeader: (offset: number, length: number) => Uint8Array): Piece[] {
   const pieces: Piece[] = [];
   let at = 0;
+  const add = (p: Omit<Piece, 'binOffset' | 'last'>): void => {
+    pieces.push({ ...p, binOffset: at, last: false });
+    at += p.length;
+  };
   for (const item of layout.metadata) {
-    if (item.kind === 'inline') {
-      pieces.push({ binOffset: at, length: item.length, fileOffset: item.offset, last: false, splittable: true });
-      at += item.length;
-    } else if (item.kind === 'rewritten') {
+    if (item.kind === 'inline') add({ length: item.length, fileOffset: item.offset, splittable: true });
+    else if (item.kind === 'rewritten') {
       const bytes = Buffer.from(item.hex, 'hex');
-      pieces.push({ binOffset: at, length: bytes.length, bytes, last: false, splittable: true });
-      at += bytes.length;
+      add({ length: bytes.length, bytes, splittable: true });
     } else {
-      const bytes = placeholderBox(readHeader(item.box.offset, item.box.headerLength), item.codestream);
-      pieces.push({ binOffset: at, length: bytes.length, bytes, last: false, splittable: false });
-      at += bytes.length;
+      const header = readHeader(item.box.offset, item.box.headerLength);
+      const bytes = item.kind === 'phld' ? placeholderBox(header, PHLD_CODESTREAM, 0, item.codestream) : placeholderBox(header, PHLD_ORIGINAL, item.bin, 0);
+      add({ length: bytes.length, bytes, splittable: false });
     }
   }
   pieces.push({ binOffset: at, length: 0, last: true, splittable: false });
   return pieces;
+}
+
+/**
+ * Metadata-bin `bin.id`: the contents of its box (the body, header excluded: the header travels as
+ * OrigBH in bin 0's placeholder), at most `limit` bytes of it when the request limits box bodies.
+ */
+export function metadataBinPieces(bin: MetadataBin, limit = Infinity): Piece[] {
+  const length = bin.box.length - bin.box.headerLength;
+  const n = Math.min(length, limit);
+  return [{ binOffset: 0, length: n, fileOffset: bin.box.offset + bin.box.headerLength, last: n === length, splittable: true }];
 }

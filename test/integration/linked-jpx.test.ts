@@ -137,17 +137,18 @@ describe('hyperlinked JPX', () => {
     assert.deepEqual([...streams].sort(), [0, 1, 2]);
   });
 
-  it('sends metadata-bin 0 with a placeholder per frame and no server path in the data references', async () => {
+  it('sends metadata-bin 0 with a placeholder per frame, the XML in its own bin, and no server path', async () => {
     const r = await fetch(`${srv.base}/movies/movie.jpx?metareq=[*]!!&type=jpp-stream`);
     const cache = new DataBinCache();
     for (const e of parseJppStream(new Uint8Array(await r.arrayBuffer()))) if (e.kind === 'message') cache.add(e);
     const bin0 = cache.get({ cls: 8, codestream: 0, id: 0 });
     assert.ok(cache.isComplete({ cls: 8, codestream: 0, id: 0 }));
     const text = Buffer.from(bin0).toString('latin1');
-    assert.equal(text.split('phld').length - 1, 5, 'one placeholder per ftbl');
+    assert.equal(text.split('phld').length - 1, 6, 'one placeholder per ftbl, one for the xml box');
     assert.ok(!text.includes(fs.realpathSync(root)) && !text.includes(fs.realpathSync(outside)), 'no absolute server path');
     assert.ok(text.includes('../frames/f1.jp2'), 'absolute link rewritten relative to the movie');
-    assert.ok(text.includes('<DATE-OBS>2026-01-01T00:00:00</DATE-OBS>'), 'XML box inline');
+    assert.ok(cache.isComplete({ cls: 8, codestream: 0, id: 1 }));
+    assert.equal(Buffer.from(cache.get({ cls: 8, codestream: 0, id: 1 })).toString(), '<fits><DATE-OBS>2026-01-01T00:00:00</DATE-OBS></fits>', 'XML box contents, byte for byte');
   });
 
   it('indexes a JP2 linked from two movies once', async () => {

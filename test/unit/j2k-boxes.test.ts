@@ -115,13 +115,21 @@ test('JPX with three codestreams: numbering, placeholders, merged inline runs', 
   // the three codestreams come from different source images
   assert.notEqual(t.codestreams[0].end - t.codestreams[0].offset, t.codestreams[1].end - t.codestreams[1].offset);
   const at = (i: number) => t.boxes[i];
+  // Content boxes (xml) get metadata-bins 1, 2 of their own; bin 0 holds placeholders for them.
   assert.deepEqual(t.metadata, [
-    { kind: 'inline', offset: 0, length: jp2cs[0].offset },
+    { kind: 'inline', offset: 0, length: at(4).offset },
+    { kind: 'meta', bin: 1, box: at(4) },
+    { kind: 'inline', offset: at(5).offset, length: jp2cs[0].offset - at(5).offset },
     { kind: 'phld', codestream: 0, box: jp2cs[0] },
-    { kind: 'inline', offset: at(8).offset, length: jp2cs[1].offset - at(8).offset },
+    { kind: 'inline', offset: at(8).offset, length: at(10).offset - at(8).offset },
+    { kind: 'meta', bin: 2, box: at(10) },
     { kind: 'phld', codestream: 1, box: jp2cs[1] },
     { kind: 'inline', offset: at(12).offset, length: jp2cs[2].offset - at(12).offset },
     { kind: 'phld', codestream: 2, box: jp2cs[2] },
+  ]);
+  assert.deepEqual(t.metadataBins, [
+    { id: 1, box: at(4) },
+    { id: 2, box: at(10) },
   ]);
   // metadata items plus placeholders tile the whole file
   let pos = 0;
@@ -133,7 +141,7 @@ test('JPX with three codestreams: numbering, placeholders, merged inline runs', 
   assert.equal(pos, bytes.length);
 });
 
-test('JPX with trailing metadata after the last codestream keeps it inline', () => {
+test('JPX with trailing metadata after the last codestream: each content box gets its own bin', () => {
   const cs = frame();
   const bytes = concatBytes(
     signatureBox(),
@@ -143,8 +151,12 @@ test('JPX with trailing metadata after the last codestream keeps it inline', () 
     xmlBox('<b/>'),
   );
   const t = scanTarget(new BufferSource(bytes));
-  assert.equal(t.metadata.length, 3);
-  assert.deepEqual(t.metadata[2], { kind: 'inline', offset: 12 + 20 + 8 + cs.length, length: 12 + 12 });
+  assert.equal(t.metadata.length, 4);
+  const first = 12 + 20 + 8 + cs.length;
+  assert.deepEqual(t.metadata.slice(2), [
+    { kind: 'meta', bin: 1, box: { type: 'xml ', offset: first, headerLength: 8, length: 12 } },
+    { kind: 'meta', bin: 2, box: { type: 'xml ', offset: first + 12, headerLength: 8, length: 12 } },
+  ]);
 });
 
 test('brands: jp2 compatibility list decides when the brand is unknown; others are unsupported', () => {
