@@ -12,7 +12,7 @@ import type { FileStamp } from './file-source.js';
 
 /** Format name and version written in every cache file; bump the version when TargetLayout changes. */
 export const INDEX_FORMAT = 'jpipd-index';
-export const INDEX_VERSION = 2;
+export const INDEX_VERSION = 3;
 
 /** Contents of one cache file. */
 interface IndexFile {

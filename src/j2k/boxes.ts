@@ -6,7 +6,7 @@ import { be, checkRange, type ByteSource } from '../bytes/source.js';
 import { corrupt, unsupported } from '../errors.js';
 import { listBoxes, typeString } from './box-reader.js';
 import { scanCodestream } from './codestream.js';
-import { linkedCodestreams } from './links.js';
+import { compositingLayers, linkedCodestreams } from './links.js';
 import { SIZ, SOC } from './markers.js';
 import type { BoxRef, CodestreamLayout, MetadataBin, MetadataItem, TargetKind, TargetLayout } from './types.js';
 
@@ -84,7 +84,7 @@ export function scanTarget(src: ByteSource): TargetLayout {
     if (kind !== 'jpx') throw corrupt("fragment tables ('ftbl') in a file that is not JPX");
     if (boxes.some((b) => b.type === 'jp2c')) throw unsupported('a JPX mixing embedded and linked codestreams');
     const links = linkedCodestreams(src, boxes);
-    return { kind, size, boxes, codestreams: [], codestreamBoxes: [], links, ...metadataOf(boxes) };
+    return { kind, size, boxes, codestreams: [], codestreamBoxes: [], links, layers: compositingLayers(src, boxes), ...metadataOf(boxes) };
   }
   const codestreams: CodestreamLayout[] = [];
   const codestreamBoxes: BoxRef[] = [];
@@ -97,5 +97,6 @@ export function scanTarget(src: ByteSource): TargetLayout {
   }
   if (codestreams.length === 0) throw corrupt("no 'jp2c' codestream box");
   if (kind === 'jp2' && codestreams.length !== 1) throw corrupt(`a JP2 file must have one 'jp2c' box, found ${codestreams.length}`);
-  return { kind, size, boxes, codestreams, codestreamBoxes, ...metadataOf(boxes) };
+  const layers = kind === 'jpx' ? { layers: compositingLayers(src, boxes) } : {};
+  return { kind, size, boxes, codestreams, codestreamBoxes, ...layers, ...metadataOf(boxes) };
 }

@@ -94,3 +94,32 @@ export function linkedCodestreams(src: ByteSource, boxes: readonly BoxRef[]): Li
   }
   return out;
 }
+
+/** Most codestreams one compositing layer may register. */
+export const MAX_REGISTERED_CODESTREAMS = 65535;
+
+/**
+ * The codestreams of each compositing layer of a JPX (one per top-level jplh box, in order): the CDN
+ * values of the layer's codestream registration box (15444-2 M.11.11.1: XS, YS u16, then {CDN u16,
+ * XR, YR, XO, YO u8}), or [i] for layer i when it has none.
+ */
+export function compositingLayers(src: ByteSource, boxes: readonly BoxRef[]): number[][] {
+  const out: number[][] = [];
+  for (const jplh of boxes) {
+    if (jplh.type !== 'jplh') continue;
+    const kids = listBoxes(src, jplh.offset + jplh.headerLength, jplh.offset + jplh.length);
+    const creg = kids.find((k) => k.type === 'creg');
+    if (!creg) {
+      out.push([out.length]);
+      continue;
+    }
+    const b = body(src, creg);
+    if (b.length < 4 || (b.length - 4) % 6 !== 0) throw corrupt(`'creg' box of ${b.length} bytes`);
+    const n = (b.length - 4) / 6;
+    if (n > MAX_REGISTERED_CODESTREAMS) throw overLimit(`'creg' with ${n} codestreams`);
+    const cdn: number[] = [];
+    for (let i = 0; i < n; i++) cdn.push(be.u16(b, 4 + i * 6));
+    out.push(cdn);
+  }
+  return out;
+}

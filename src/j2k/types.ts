@@ -289,4 +289,9 @@ export interface TargetLayout {
   metadata: MetadataItem[];
   /** Metadata-bins 1.. (content boxes), in file order. */
   metadataBins?: MetadataBin[];
+  /**
+   * JPX compositing layers (one per jplh box, in order): the codestreams each layer uses, from its
+   * codestream registration box (creg), or [i] for layer i without one (15444-2 M.11.10, M.11.11).
+   */
+  layers?: number[][];
 }

@@ -11,17 +11,21 @@ import type { JpipRequest } from './request.js';
 export const MAX_CODESTREAMS_PER_REQUEST = 4096;
 
 /**
- * Codestreams named by the request, in request order, limited to those that exist. Compositing
- * layer i maps to codestream i (Helioviewer movies; a general jplh mapping comes with issue 3).
+ * Codestreams named by the request, in request order, limited to those that exist. A compositing
+ * layer maps to the codestreams its jplh registers (`layers`), or layer i to codestream i when the
+ * target declares no layers (15444-9 C.4.6).
  */
-export function requestedCodestreams(req: JpipRequest, count: number): number[] {
+export function requestedCodestreams(req: JpipRequest, count: number, layers?: number[][]): number[] {
   const max = count - 1;
   const out: number[] = [];
   if (req.stream) out.push(...expandSampledRanges(req.stream, max, MAX_CODESTREAMS_PER_REQUEST));
   if (req.context) {
     for (const ctx of req.context) {
       if (ctx.kind !== 'jpxl') continue;
-      for (const cs of expandSampledRanges(ctx.layers, max, MAX_CODESTREAMS_PER_REQUEST)) if (!out.includes(cs)) out.push(cs);
+      const maxLayer = layers && layers.length > 0 ? layers.length - 1 : max;
+      for (const l of expandSampledRanges(ctx.layers, maxLayer, MAX_CODESTREAMS_PER_REQUEST)) {
+        for (const cs of layers && layers.length > 0 ? layers[l] : [l]) if (cs <= max && !out.includes(cs)) out.push(cs);
+      }
     }
   }
   if (!req.stream && !req.context) out.push(0);
@@ -29,9 +33,9 @@ export function requestedCodestreams(req: JpipRequest, count: number): number[] 
 }
 
 /** The engine's view of a request on a target with `count` codestreams. */
-export function toServeRequest(req: JpipRequest, count: number): ServeRequest {
+export function toServeRequest(req: JpipRequest, count: number, layers?: number[][]): ServeRequest {
   return {
-    codestreams: requestedCodestreams(req, count),
+    codestreams: requestedCodestreams(req, count, layers),
     window: req.fsiz ? { fx: req.fsiz.fx, fy: req.fsiz.fy, round: req.fsiz.round, roff: req.roff, rsiz: req.rsiz } : undefined,
     comps: req.comps ?? null,
     layers: req.layers,

@@ -49,6 +49,8 @@ export interface ImageSummary {
   codestreamOffsets: number[];
   /** Hyperlinked JPX: one entry per frame. */
   links?: LinkSummary[];
+  /** JPX compositing layers: the codestreams each uses (absent: layer i is codestream i). */
+  layers?: number[][];
   fromCache: boolean;
 }
 

@@ -127,6 +127,7 @@ function runOpen(task: OpenTask): OpenResult {
         slotCounts,
         codestreamOffsets: layout.codestreams.map((cs) => cs.offset),
         links: layout.links?.map((l) => (l.error ? { offset: l.offset, error: errorData(l.error.code, l.error.message) } : { offset: l.offset, rel: l.rel })),
+        layers: layout.layers,
         fromCache,
       },
     };

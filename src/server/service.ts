@@ -172,7 +172,7 @@ export class JpipService {
       if (req.model && !tidMismatch) {
         model.applyStatements(req.model, (item) => expandSampledRanges(item.codestreams, image.summary.codestreams - 1, 4096));
       }
-      const asked = toServeRequest(req, image.summary.codestreams);
+      const asked = toServeRequest(req, image.summary.codestreams, image.summary.layers);
       // Where each codestream lives; frames of a hyperlinked JPX that cannot be served are left out.
       const found = await Promise.all(asked.codestreams.map((cs) => this.streamFor(image, cs)));
       const streams: StreamRef[] = [];

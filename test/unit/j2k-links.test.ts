@@ -68,3 +68,30 @@ test('malformed data references are corrupt', () => {
   bad(box('dtbl', new Uint8Array([0, 1]), box('xml ', new Uint8Array(8)))); // not a url box
   bad(box('dtbl', new Uint8Array([0, 1]), box('url ', new Uint8Array(4), new Uint8Array([0])))); // empty location
 });
+
+test('compositing layers map to the codestreams their creg registers, or layer i to codestream i', async () => {
+  const { compositingLayers } = await import('../../src/j2k/links.js');
+  const { listBoxes } = await import('../../src/j2k/box-reader.js');
+  const creg = (cdns: number[]) => {
+    const b = new Uint8Array(4 + cdns.length * 6);
+    put.u16(b, 0, 1);
+    put.u16(b, 2, 1);
+    cdns.forEach((c, i) => put.u16(b, 4 + i * 6, c));
+    return box('creg', b);
+  };
+  const file = concatBytes(box('jplh', box('cgrp', new Uint8Array(0))), box('jplh', creg([2, 0])), box('jplh', xmlBox('<x/>')));
+  const src = new BufferSource(file);
+  assert.deepEqual(compositingLayers(src, listBoxes(src, 0, file.length)), [[0], [2, 0], [2]]);
+  const bad = box('jplh', box('creg', new Uint8Array(5)));
+  assert.throws(() => compositingLayers(new BufferSource(bad), listBoxes(new BufferSource(bad), 0, bad.length)), { code: 'ERR_IMAGE_CORRUPT' });
+});
+
+test('context=jpxl<…> follows the layer map; without layers, layer i is codestream i', async () => {
+  const { requestedCodestreams } = await import('../../src/jpip/normalize.js');
+  const { parseRequest } = await import('../../src/jpip/request.js');
+  const req = parseRequest('context=jpxl<0-2>');
+  assert.deepEqual(requestedCodestreams(req, 5, [[0], [3, 4], [1]]), [0, 3, 4, 1]);
+  assert.deepEqual(requestedCodestreams(req, 5), [0, 1, 2]);
+  assert.deepEqual(requestedCodestreams(parseRequest('stream=4&context=jpxl<0>'), 5, [[2]]), [4, 2]);
+  assert.deepEqual(requestedCodestreams(parseRequest('fsiz=1,1'), 5), [0]);
+});
