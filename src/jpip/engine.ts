@@ -9,6 +9,7 @@
  * quality rises evenly over the whole window as in the ESA paper.
  */
 import { BlockReader } from '../bytes/block-reader.js';
+import type { PacketTable } from '../packet-index/packet-table.js';
 import type { ByteSource } from '../bytes/source.js';
 import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT, CLASS_TILE_HEADER, EOR_BYTE_LIMIT, EOR_IMAGE_DONE, EOR_RESPONSE_LIMIT, EOR_WINDOW_DONE } from '../bytes/jpp.js';
 import type { CodestreamLayout, MetadataBin, TargetLayout, TileGeometry } from '../j2k/types.js';
@@ -21,16 +22,7 @@ import type { Round, UintRange } from './request.js';
 import { expandSampledRanges } from './ranges.js';
 import { chooseFrame, frameRegionToCanvas, isEmpty, mapRegion, tilePrecinctSpans, tilesInRegion, type Rect } from './window.js';
 
-/** Access to packet locations, implemented over the shared index by packet-index/. */
-export interface PacketTable {
-  /** Slot number of packet (t, c, r, p, l) of codestream `cs`. */
-  slotOf(cs: number, t: number, c: number, r: number, p: number, l: number): number;
-  /**
-   * Ensures resolution levels 0..upTo of `cs` are indexed, then copies the records of `slots`
-   * (absolute file offset and length of each packet) into the output arrays.
-   */
-  read(cs: number, upTo: number, slots: Int32Array, offsets: Float64Array, lengths: Uint32Array): void;
-}
+export type { PacketTable } from '../packet-index/packet-table.js';
 
 /**
  * Everything the engine reads about one target. Codestream numbers are the target's (a movie's frame

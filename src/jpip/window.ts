@@ -204,6 +204,7 @@ export function tilePrecinctSpans(tile: TileGeometry, canvas: Rect, d: number, c
 
 /** Indices of the tiles that intersect a canvas region (15444-1 B.3), in raster order. */
 export function tilesInRegion(siz: Siz, canvas: Rect): number[] {
+  if (isEmpty(canvas)) return [];
   const ntx = Math.ceil((siz.Xsiz - siz.XTOsiz) / siz.XTsiz);
   const nty = Math.ceil((siz.Ysiz - siz.YTOsiz) / siz.YTsiz);
   const tx0 = Math.max(0, Math.floor((canvas.x0 - siz.XTOsiz) / siz.XTsiz));

@@ -5,7 +5,7 @@
  */
 import type { ByteSource } from '../bytes/source.js';
 import { JpipdError } from '../errors.js';
-import type { PacketTable } from '../jpip/engine.js';
+import type { PacketTable } from './packet-table.js';
 import type { CodestreamLayout, TileGeometry } from '../j2k/types.js';
 import { buildLevels } from './builder.js';
 import { buildDirectory, slotOf, type SlotDirectory } from './directory.js';
