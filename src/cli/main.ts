@@ -8,12 +8,15 @@ import * as path from 'node:path';
 import { pino } from 'pino';
 import { parseArgs, intOption, stringOption, UsageError } from './args.js';
 import { indexFolder } from './index-command.js';
+import { movieCommand } from './movie-command.js';
 import { startServer } from '../server/server.js';
 
 const USAGE = `usage:
   jpipd serve --root DIR [--host 127.0.0.1] [--port 8090] [--threads N] [--cache-dir DIR]
-              [--index-budget-mb 512] [--session-idle-s 300] [--log-level info]
+              [--index-budget-mb 512] [--session-idle-s 300] [--keep-alive-s 120] [--direct-uws]
+              [--log-level info]
   jpipd index DIR [--cache-dir DIR]
+  jpipd movie --out MOVIE.jpx [--sort name|date] [--absolute | --embed] [--force] FRAME|FOLDER|GLOB...
   jpipd help`;
 
 /** Default index cache directory: under the OS temp dir, never inside the image root. */
@@ -40,6 +43,8 @@ async function serve(argv: string[]): Promise<number> {
     'index-budget-mb': 'value',
     'session-idle-s': 'value',
     'log-level': 'value',
+    'keep-alive-s': 'value',
+    'direct-uws': 'flag',
   });
   if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
   const rootArg = stringOption(args, 'root');
@@ -51,10 +56,22 @@ async function serve(argv: string[]): Promise<number> {
   const cacheDir = path.resolve(stringOption(args, 'cache-dir', defaultCacheDir()));
   const budget = intOption(args, 'index-budget-mb', 512, 1, 1 << 20) * 1024 * 1024;
   const idle = intOption(args, 'session-idle-s', 300, 1, 86400);
+  const keepAlive = intOption(args, 'keep-alive-s', 120, 1, 86400);
   const level = stringOption(args, 'log-level', 'info');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw new UsageError('--log-level must be one of fatal, error, warn, info, debug, trace, silent');
   const log = pino({ level, base: undefined });
-  const server = await startServer({ root, host, port, threads, cacheDir, indexBudgetBytes: budget, sessionIdleMs: idle * 1000, log: (e) => log.info(e) });
+  const server = await startServer({
+    root,
+    host,
+    port,
+    threads,
+    cacheDir,
+    indexBudgetBytes: budget,
+    sessionIdleMs: idle * 1000,
+    keepAliveMs: keepAlive * 1000,
+    sequencer: !args.options.has('direct-uws'),
+    log: (e) => log.info(e),
+  });
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
   const examples = listImages(root).slice(0, 5);
   log.info({ event: 'listening', url: base, root: '.', threads, cacheDir }, 'jpipd listening');
@@ -107,6 +124,7 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     if (cmd === 'serve') return await serve(rest);
     if (cmd === 'index') return await index(rest);
+    if (cmd === 'movie') return await movieCommand(rest, process.stderr);
     if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
       process.stdout.write(USAGE + '\n');
       return 0;

@@ -48,10 +48,12 @@ export interface SessionLimits {
   maxSessions: number;
   maxChannelsPerSession: number;
   idleMs: number;
+  /** Requests of one session waiting or running; more are refused with ERR_BUSY. */
+  maxQueuedPerSession: number;
 }
 
 /** Default limits: generous for archives, bounded against exhaustion. */
-export const DEFAULT_SESSION_LIMITS: SessionLimits = { maxSessions: 10_000, maxChannelsPerSession: 32, idleMs: 300_000 };
+export const DEFAULT_SESSION_LIMITS: SessionLimits = { maxSessions: 10_000, maxChannelsPerSession: 32, idleMs: 300_000, maxQueuedPerSession: 64 };
 
 /** A new channel id: 128 random bits in hex (URL-safe, no ',' or '='; notes §2.2). */
 export function newChannelId(): string {

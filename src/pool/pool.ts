@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import { JpipdError } from '../errors.js';
 import type { FaultPlan } from './faults.js';
 import type { OpenResult, OpenTask, ServeTask, ServeTaskResult } from './messages.js';
 
@@ -17,7 +18,12 @@ export interface PoolOptions {
   faults?: FaultPlan;
   /** Times a task is re-run after its worker failed. */
   retries?: number;
+  /** Tasks waiting for a worker beyond which new ones are refused with ERR_BUSY. */
+  maxQueue?: number;
 }
+
+/** Default bound on tasks waiting for a worker. */
+export const DEFAULT_MAX_QUEUE = 4096;
 
 /** Pool counters. */
 export interface PoolStats {
@@ -40,22 +46,26 @@ export class WorkerPool {
   readonly threads: number;
   private readonly retries: number;
   private retried = 0;
+  private readonly maxQueue: number;
 
   constructor(opts: PoolOptions = {}) {
     this.threads = Math.max(1, opts.threads ?? Math.max(2, availableParallelism()));
     this.retries = opts.retries ?? 2;
+    this.maxQueue = opts.maxQueue ?? DEFAULT_MAX_QUEUE;
     this.piscina = new Piscina({
       filename: workerFile(),
       minThreads: this.threads,
       maxThreads: this.threads,
       idleTimeout: 60_000,
       workerData: { faults: opts.faults },
+      maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE,
       resourceLimits: opts.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: opts.maxOldGenerationSizeMb } : undefined,
     });
   }
 
   private async runWithRetry<T>(task: OpenTask | ServeTask): Promise<T> {
     for (let attempt = 0; ; attempt++) {
+      if (this.piscina.queueSize >= this.maxQueue) throw new JpipdError('ERR_BUSY', 'the server is busy; try again');
       try {
         return (await this.piscina.run(task)) as T;
       } catch (e) {

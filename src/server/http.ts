@@ -14,6 +14,8 @@ import { addWebSocketRoute } from './websocket.js';
 export interface HttpOptions {
   host: string;
   port: number;
+  /** Listen on this Unix socket instead of host:port (behind the pipelining sequencer). */
+  unixPath?: string;
   /** Largest POST body accepted (bytes). */
   maxBodyBytes?: number;
   /** Largest request head (request line and headers) accepted (bytes). */
@@ -92,19 +94,21 @@ export function startHttp(service: JpipService, opts: HttpOptions): Promise<Http
   });
 
   return new Promise((resolve, reject) => {
-    app.listen(opts.host, opts.port, (token: us_listen_socket | false) => {
+    const listening = (token: us_listen_socket | false): void => {
       if (!token) {
-        reject(new Error(`cannot listen on ${opts.host}:${opts.port}`));
+        reject(new Error(opts.unixPath ? 'cannot listen on the private Unix socket' : `cannot listen on ${opts.host}:${opts.port}`));
         return;
       }
       resolve({
-        port: uws.us_socket_local_port(token),
+        port: opts.unixPath ? 0 : uws.us_socket_local_port(token),
         close() {
           uws.us_listen_socket_close(token);
           (app as unknown as { close?: () => void }).close?.();
         },
       });
-    });
+    };
+    if (opts.unixPath) app.listen_unix(listening, opts.unixPath);
+    else app.listen(opts.host, opts.port, listening);
   });
 }
 

@@ -234,6 +234,7 @@ export class JpipService {
       }
     }
     const s = session;
+    if (s.queue.size >= this.sessions.limits.maxQueuedPerSession) throw new JpipdError('ERR_BUSY', 'too many requests queued on this session');
     return s.queue.run(() => run(s.model));
   }
 

@@ -198,3 +198,26 @@ describe('bad input', () => {
     await res.arrayBuffer();
   });
 });
+
+describe('connections', () => {
+  it('keeps an idle keep-alive connection usable past uWebSockets.js’ own 10 s idle close', { timeout: 30_000 }, async () => {
+    const sock = net.connect(srv.port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    let text = '';
+    sock.on('data', (d) => (text += d.toString('latin1')));
+    const req = (q: number) => `GET /gray257-n6-defprec-l2.j2k?type=jpp-stream&qid=${q}&len=20 HTTP/1.1\r\nHost: a\r\n\r\n`;
+    sock.write(req(1));
+    await new Promise((r) => setTimeout(r, 13_000));
+    assert.ok(!sock.destroyed, 'the client connection is still open');
+    sock.write(req(2));
+    for (let i = 0; i < 50 && !text.includes('JPIP-qid: 2'); i++) await new Promise((r) => setTimeout(r, 50));
+    sock.destroy();
+    assert.deepEqual([...text.matchAll(/JPIP-qid: (\d+)/g)].map((m) => m[1]), ['1', '2']);
+  });
+
+  it('answers requests pipelined in one segment in order', async () => {
+    const req = (q: number) => `GET /gray257-n6-defprec-l2.j2k?type=jpp-stream&qid=${q}&len=${q * 10} HTTP/1.1\r\nHost: a\r\n\r\n`;
+    const text = await raw(srv.port, req(1) + req(2) + req(3) + req(4));
+    assert.deepEqual([...text.matchAll(/JPIP-qid: (\d+)/g)].map((m) => m[1]), ['1', '2', '3', '4']);
+  });
+});

@@ -164,3 +164,26 @@ describe('images that change while served', () => {
     }
   });
 });
+
+describe('limits', () => {
+  it('refuses requests beyond the per-session queue bound with 503 and serves the rest', async () => {
+    const s = new JpipSession(srv.base, 'gray4096-rpcl-p128-l8.jp2');
+    await s.open({ len: 0 });
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        fetch(`${srv.base}/jpip?cid=${s.cid}&fsiz=4096,4096&roff=${i},0&rsiz=2048,2048`).then(async (r) => {
+          await r.arrayBuffer();
+          return r.status;
+        }),
+      ),
+    );
+    const busy = results.filter((x) => x === 503).length;
+    const ok = results.filter((x) => x === 200).length;
+    assert.equal(busy + ok, 100);
+    assert.ok(busy > 0, 'some requests were refused');
+    assert.ok(ok >= 1, 'the queue kept working');
+    const after = await s.send({ fsiz: '64,64', len: 100 });
+    assert.equal(after.status, 200);
+    await s.close();
+  });
+});
