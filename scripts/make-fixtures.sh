@@ -74,3 +74,7 @@ opj rgb640x480.ppm "$SAMPLES/rgb640-rpcl.jp2" -PLT -p RPCL -c '[64,64]' -r 40,10
 ls -l "$SAMPLES"
 
 du -sh "$FIX"
+
+# --- movie frames for `jpipd movie` (scripts/make-movie-frames.ts; no opj_compress needed) ---
+echo "movie frames:"
+(cd "$ROOT" && node --import tsx scripts/make-movie-frames.ts "$FIX/frames3-128.jpx" "$FIX/movie-frames")
