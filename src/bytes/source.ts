@@ -62,3 +62,16 @@ export const put = {
     put.u32(b, p + 4, v % 0x100000000);
   },
 };
+
+/** Concatenates byte arrays (takes an array, not spread arguments, so any number of parts works). */
+export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

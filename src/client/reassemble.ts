@@ -8,7 +8,7 @@
  * their leading whole packets needs packet-header parsing (15444-1 B.10) and is left to a later task.
  * A tile whose tile-header bin is not complete is written with an empty header and only empty packets.
  */
-import { BufferSource, be, put } from '../bytes/source.js';
+import { BufferSource, be, joinBytes, put } from '../bytes/source.js';
 import { CLASS_MAIN_HEADER, CLASS_PRECINCT, CLASS_TILE_HEADER, JppError } from '../bytes/jpp.js';
 import { corrupt, overLimit, unsupported } from '../errors.js';
 import { scanCodestream } from '../j2k/codestream.js';
@@ -69,17 +69,6 @@ function rewriteHeader(bin: Uint8Array, main: boolean): Uint8Array[] {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let pos = 0;
-  for (const p of parts) {
-    out.set(p, pos);
-    pos += p.length;
-  }
-  return out;
-}
 
 /** SOT marker segment for the only tile-part of tile `t` (15444-1 A.4.2: TPsot 0, TNsot 1). */
 function sotSegment(t: number, Psot: number): Uint8Array {
@@ -102,7 +91,7 @@ function scanHeaders(main: Uint8Array, tileHeaders: Uint8Array[]): CodestreamLay
   const parts: Uint8Array[] = [main];
   tileHeaders.forEach((h, t) => parts.push(sotSegment(t, SOT_LENGTH + h.length + 2), h, SOD_BYTES));
   parts.push(EOC_BYTES);
-  const bytes = concat(parts);
+  const bytes = joinBytes(parts);
   return scanCodestream(new BufferSource(bytes), 0, bytes.length);
 }
 
@@ -149,13 +138,13 @@ export function reassembleCodestream(cache: DataBinCache, codestream: number): U
   const sizSeg = mainParts.find((p) => p.length >= 4 && be.u16(p, 0) === SIZ);
   if (sizSeg === undefined) throw corrupt('main header data-bin has no SIZ');
   const Nt = tileCount(parseSiz(sizSeg.subarray(2)));
-  const main = concat(mainParts);
+  const main = joinBytes(mainParts);
   const tileHeaders: Uint8Array[] = [];
   const haveHeader: boolean[] = [];
   for (let t = 0; t < Nt; t++) {
     const key = { cls: CLASS_TILE_HEADER, codestream, id: t };
     haveHeader[t] = cache.isComplete(key);
-    tileHeaders.push(haveHeader[t] ? concat(rewriteHeader(cache.get(key), false)) : new Uint8Array(0));
+    tileHeaders.push(haveHeader[t] ? joinBytes(rewriteHeader(cache.get(key), false)) : new Uint8Array(0));
   }
   const layout = scanHeaders(main, tileHeaders);
   const Nc = layout.siz.Csiz;
@@ -170,5 +159,5 @@ export function reassembleCodestream(cache: DataBinCache, codestream: number): U
     for (const p of packets) parts.push(p);
   }
   parts.push(EOC_BYTES);
-  return concat(parts);
+  return joinBytes(parts);
 }

@@ -2,19 +2,11 @@
  * A tiny JP2/JPX box serializer (15444-1 Annex I, 15444-2 Annex M) for fixture scripts and tests.
  * Not used on the serving path; the reader lives in boxes.ts.
  */
-import { put } from '../bytes/source.js';
+import { joinBytes, put } from '../bytes/source.js';
 
-/** Concatenates byte arrays. */
+/** Concatenates byte arrays (a few, as arguments; see joinBytes for long lists). */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return joinBytes(parts);
 }
 
 /** The four ASCII bytes of a box type such as 'jp2c' (must be exactly 4 characters). */

@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { put } from '../../src/bytes/source.js';
 import { DataBinCache } from '../../src/client/databin-cache.js';
 import { reassembleCodestream } from '../../src/client/reassemble.js';
-import { box, colrBox, concatBytes, ftypBox, ihdrBox, signatureBox, xmlBox } from '../../src/j2k/box-writer.js';
+import { box, colrBox, concatBytes, ftypBox, ihdrBox, signatureBox, xmlBox, ftblBox, dtblBox } from '../../src/j2k/box-writer.js';
 import { decodeJ2k, type DecodedImage } from '../helpers/openjpeg.js';
 import {
   RawConnection,
@@ -42,23 +42,6 @@ let srv: TestServer;
 let hostPort: string;
 const logs: Array<Record<string, unknown>> = [];
 
-/** A ftbl box with one fragment (offset, length, data reference) (15444-2 M.11.3). */
-function ftbl(offset: number, length: number, dr: number): Uint8Array {
-  const b = new Uint8Array(16);
-  put.u16(b, 0, 1);
-  put.u64(b, 2, offset);
-  put.u32(b, 10, length);
-  put.u16(b, 14, dr);
-  return box('ftbl', box('flst', b));
-}
-
-/** A dtbl box listing `urls` (15444-2 M.11.4). */
-function dtbl(urls: string[]): Uint8Array {
-  const n = new Uint8Array(2);
-  put.u16(n, 0, urls.length);
-  return box('dtbl', n, ...urls.map((u) => box('url ', new Uint8Array(4), new TextEncoder().encode(u + '\0'))));
-}
-
 before(async () => {
   const jpx = new Uint8Array(fs.readFileSync(path.join(FIXTURES, JPX)));
   frames = jp2cPayloads(jpx);
@@ -76,7 +59,7 @@ before(async () => {
     put.u32(jp2cHeader, 0, cs.length + 8);
     jp2cHeader.set(new TextEncoder().encode('jp2c'), 4);
     fs.writeFileSync(path.join(root, 'frames', `f${i}.jp2`), concatBytes(head, jp2cHeader, cs));
-    links.push(ftbl(head.length + 8, cs.length, i + 1));
+    links.push(ftblBox([{ OFF: head.length + 8, LEN: cs.length, DR: i + 1 }]));
     xmls.push(xmlBox(`<meta><fits><DATE-OBS>2026-01-0${i + 1}</DATE-OBS><EXPTIME>2.9</EXPTIME></fits></meta>`));
   });
   const movie = concatBytes(
@@ -85,7 +68,7 @@ before(async () => {
     box('jp2h', ihdrBox(128, 128, 1, 8), colrBox(17)),
     ...xmls,
     ...links,
-    dtbl(['../frames/f0.jp2', '../frames/f1.jp2', '../frames/f2.jp2']),
+    dtblBox(['../frames/f0.jp2', '../frames/f1.jp2', '../frames/f2.jp2']),
   );
   fs.writeFileSync(path.join(root, LINKED), movie);
   srv = await startTestServer({ root, log: (e) => logs.push(e) });

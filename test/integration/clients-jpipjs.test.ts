@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { put } from '../../src/bytes/source.js';
 import { DataBinCache } from '../../src/client/databin-cache.js';
 import { reassembleCodestream } from '../../src/client/reassemble.js';
-import { box, colrBox, concatBytes, ftypBox, ihdrBox, signatureBox, xmlBox } from '../../src/j2k/box-writer.js';
+import { box, colrBox, concatBytes, ftypBox, ihdrBox, signatureBox, xmlBox, ftblBox, dtblBox } from '../../src/j2k/box-writer.js';
 import { decodeJ2k, type DecodedImage } from '../helpers/openjpeg.js';
 import { RawConnection, anyHeader, browserHeaders, buildRequest, cidOf, hex, parseJppBody, type RawResponse } from '../helpers/raw-http.js';
 import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
@@ -27,23 +27,6 @@ let srv: TestServer;
 let hostPort: string;
 const codestreams: Uint8Array[] = [];
 
-/** A ftbl box with one fragment (15444-2 M.11.3). */
-function ftbl(offset: number, length: number, dr: number): Uint8Array {
-  const b = new Uint8Array(16);
-  put.u16(b, 0, 1);
-  put.u64(b, 2, offset);
-  put.u32(b, 10, length);
-  put.u16(b, 14, dr);
-  return box('ftbl', box('flst', b));
-}
-
-/** A dtbl box (15444-2 M.11.4). */
-function dtbl(urls: string[]): Uint8Array {
-  const n = new Uint8Array(2);
-  put.u16(n, 0, urls.length);
-  return box('dtbl', n, ...urls.map((u) => box('url ', new Uint8Array(4), new TextEncoder().encode(u + '\0'))));
-}
-
 before(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-jpipjs-root-'));
   fs.mkdirSync(path.join(root, 'frames'));
@@ -54,7 +37,7 @@ before(async () => {
     codestreams.push(cs);
     const head = concatBytes(signatureBox(), ftypBox('jp2 ', 0, ['jp2 ']), box('jp2h', ihdrBox(1000, 700, 1, 8), colrBox(17)), xmlBox(`<meta><fits><T>${i}</T></fits></meta>`));
     fs.writeFileSync(path.join(root, 'frames', `aia_${i}.jp2`), concatBytes(head, box('jp2c', cs)));
-    links.push(ftbl(head.length + 8, cs.length, i + 1));
+    links.push(ftblBox([{ OFF: head.length + 8, LEN: cs.length, DR: i + 1 }]));
   });
   const movie = concatBytes(
     signatureBox(),
@@ -62,7 +45,7 @@ before(async () => {
     box('jp2h', ihdrBox(1000, 700, 1, 8), colrBox(17)),
     ...FRAMES.map((_, i) => xmlBox(`<meta><fits><DATE-OBS>2026-02-0${i + 1}</DATE-OBS></fits></meta>`)),
     ...links,
-    dtbl(FRAMES.map((_, i) => `../frames/aia_${i}.jp2`)),
+    dtblBox(FRAMES.map((_, i) => `../frames/aia_${i}.jp2`)),
   );
   fs.writeFileSync(path.join(root, MOVIE), movie);
   srv = await startTestServer({ root });

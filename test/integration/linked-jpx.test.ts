@@ -14,7 +14,7 @@ import { DataBinCache } from '../../src/client/databin-cache.js';
 import { parseJppStream } from '../../src/client/jpp-parser.js';
 import { reassembleCodestream } from '../../src/client/reassemble.js';
 import { JpipSession } from '../../src/client/session.js';
-import { box, concatBytes, ftypBox, ihdrBox, colrBox, signatureBox, xmlBox } from '../../src/j2k/box-writer.js';
+import { box, concatBytes, ftypBox, ihdrBox, colrBox, signatureBox, xmlBox, ftblBox, dtblBox } from '../../src/j2k/box-writer.js';
 import { decodeJ2k, type DecodedImage } from '../helpers/openjpeg.js';
 import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -33,20 +33,6 @@ function codestreamIn(bytes: Uint8Array): { offset: number; length: number } {
     pos += len;
   }
   throw new Error('no jp2c');
-}
-
-function ftbl(offset: number, length: number, dr: number): Uint8Array {
-  const b = new Uint8Array(16);
-  put.u16(b, 0, 1);
-  put.u64(b, 2, offset);
-  put.u32(b, 10, length);
-  put.u16(b, 14, dr);
-  return box('ftbl', box('flst', b));
-}
-function dtbl(urls: string[]): Uint8Array {
-  const n = new Uint8Array(2);
-  put.u16(n, 0, urls.length);
-  return box('dtbl', n, ...urls.map((u) => box('url ', new Uint8Array(4), new TextEncoder().encode(u + '\0'))));
 }
 
 const FRAMES = ['rgb96.jp2', 'gray128-lbox0.jp2', 'rgb96-xlbox.jp2'];
@@ -73,15 +59,15 @@ before(async () => {
     ftypBox('jpx ', 0, ['jpx ', 'jp2 ', 'jpxb']),
     box('jp2h', ihdrBox(96, 64, 3, 8), colrBox(16)),
     xmlBox('<fits><DATE-OBS>2026-01-01T00:00:00</DATE-OBS></fits>'),
-    ftbl(cs[0].offset, cs[0].length, 1), // relative URL
-    ftbl(cs[1].offset, cs[1].length, 2), // absolute file:// URL inside the root
-    ftbl(cs[2].offset, cs[2].length, 3), // relative, percent-encoded
-    ftbl(0, 100, 4), // missing file
-    ftbl(cs[0].offset, cs[0].length, 5), // outside the root
-    dtbl(['../frames/f0.jp2', `file://${realRoot}/frames/f1.jp2`, '../frames/f%32.jp2', '../frames/missing.jp2', `file://${fs.realpathSync(outside)}/secret.jp2`]),
+    ftblBox([{ OFF: cs[0].offset, LEN: cs[0].length, DR: 1 }]), // relative URL
+    ftblBox([{ OFF: cs[1].offset, LEN: cs[1].length, DR: 2 }]), // absolute file:// URL inside the root
+    ftblBox([{ OFF: cs[2].offset, LEN: cs[2].length, DR: 3 }]), // relative, percent-encoded
+    ftblBox([{ OFF: 0, LEN: 100, DR: 4 }]), // missing file
+    ftblBox([{ OFF: cs[0].offset, LEN: cs[0].length, DR: 5 }]), // outside the root
+    dtblBox(['../frames/f0.jp2', `file://${realRoot}/frames/f1.jp2`, '../frames/f%32.jp2', '../frames/missing.jp2', `file://${fs.realpathSync(outside)}/secret.jp2`]),
   );
   fs.writeFileSync(path.join(root, 'movies', 'movie.jpx'), movie);
-  const movie2 = concatBytes(signatureBox(), ftypBox('jpx ', 0, ['jpx ']), ftbl(cs[0].offset, cs[0].length, 1), dtbl(['../frames/f0.jp2']));
+  const movie2 = concatBytes(signatureBox(), ftypBox('jpx ', 0, ['jpx ']), ftblBox([{ OFF: cs[0].offset, LEN: cs[0].length, DR: 1 }]), dtblBox(['../frames/f0.jp2']));
   fs.writeFileSync(path.join(root, 'movies', 'other.jpx'), movie2);
   srv = await startTestServer({ root });
 });

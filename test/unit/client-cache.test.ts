@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JppError } from '../../src/bytes/jpp.js';
 import { DataBinCache, type BinKey } from '../../src/client/databin-cache.js';
+import { rng } from '../helpers/prng.js';
 
 const BIN: BinKey = { cls: 0, codestream: 0, id: 7 };
 const bytes = (from: number, n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (from + i) & 0xff);
@@ -12,16 +13,6 @@ const msg = (offset: number, n: number, complete = false, key: BinKey = BIN) => 
   body: bytes(offset, n),
 });
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('in-order messages build a complete bin', () => {
   const c = new DataBinCache();

@@ -11,17 +11,8 @@ import {
   type MessageHeader,
 } from '../../src/bytes/jpp.js';
 import { JppParser, parseJppStream, type JppEvent } from '../../src/client/jpp-parser.js';
+import { rng } from '../helpers/prng.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Builds `responses` responses with the shared writer; returns the bytes and the events they encode. */
 function makeStream(seed: number, responses: number): { bytes: Uint8Array; events: JppEvent[] } {

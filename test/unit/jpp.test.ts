@@ -18,6 +18,7 @@ import {
   type ClassState,
   type MessageHeader,
 } from '../../src/bytes/jpp.js';
+import { rng } from '../helpers/prng.js';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(s.trim().split(/\s+/).map((h) => parseInt(h, 16)));
 
@@ -115,17 +116,6 @@ test('reader accepts the redundant esajpip Bin-ID form (A0 8F 50 = id 2000)', ()
   assert.equal(r.header.length, 300);
 });
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function bigish(r: () => number): number {
   const bits = Math.floor(r() * 54);

@@ -298,7 +298,10 @@ describe('planMovie + writeMovie', () => {
     assert.throws(() => planMovie([big], [src], { mode: 'linked', urls: ['big.jp2'] }), { code: 'ERR_IMAGE_LIMIT', message: /big\.jp2.*--embed/ });
     assert.throws(() => planMovie([f], [src], { mode: 'linked' }), /one URL per frame/);
     const plan = planMovie([big], [src], { mode: 'embed' });
-    const jp2cHead = plan.frames[0].find((p, i, all) => p.kind === 'bytes' && all[i + 1]?.kind === 'copy' && all[i + 1].length === 2 ** 32);
+    const jp2cHead = plan.frames[0].find((p, i, all) => {
+      const next = all[i + 1];
+      return p.kind === 'bytes' && next?.kind === 'copy' && next.length === 2 ** 32;
+    });
     assert.ok(jp2cHead && jp2cHead.kind === 'bytes');
     assert.equal(be.u32(jp2cHead.bytes, 0), 1, 'an embedded codestream beyond 4 GiB gets an XLBox');
   });
