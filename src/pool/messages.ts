@@ -73,6 +73,8 @@ export interface ServeTask {
   streams: StreamRef[];
   model: ModelSnapshot;
   maxBytes: number;
+  /** Gzip the body (Content-Encoding: gzip). */
+  gzip: boolean;
 }
 
 /** Any task. */
@@ -83,5 +85,16 @@ export type OpenResult = { ok: true; summary: ImageSummary } | { ok: false; erro
 
 /** Result of a ServeTask. */
 export type ServeTaskResult =
-  | { ok: true; body: Uint8Array; eor: number; delta: ModelDelta[]; served?: ServedWindow; messages: number; dataBytes: number }
+  | {
+      ok: true;
+      body: Uint8Array;
+      /** The body was gzipped; `plainLength` is its length before. */
+      gzipped: boolean;
+      plainLength: number;
+      eor: number;
+      delta: ModelDelta[];
+      served?: ServedWindow;
+      messages: number;
+      dataBytes: number;
+    }
   | { ok: false; error: ErrorData };

@@ -4,6 +4,7 @@
  * Packet records live in the shared index (SharedArrayBuffer) passed with each task.
  */
 import { workerData } from 'node:worker_threads';
+import { gzipSync } from 'node:zlib';
 import { Piscina } from 'piscina';
 import type { ByteSource } from '../bytes/source.js';
 import { errorData, JpipdError, toErrorData } from '../errors.js';
@@ -142,7 +143,8 @@ function runServe(task: ServeTask): ServeTaskResult {
     view = accessFor(task);
     maybeInjectFault(workerData, 'serve');
     const r = serve(view.access, task.request, task.model, task.maxBytes);
-    return { ok: true, body: r.body, eor: r.eor, delta: r.delta, served: r.served, messages: r.messages, dataBytes: r.dataBytes };
+    const body = task.gzip ? new Uint8Array(gzipSync(r.body)) : r.body;
+    return { ok: true, body, gzipped: task.gzip, plainLength: r.body.length, eor: r.eor, delta: r.delta, served: r.served, messages: r.messages, dataBytes: r.dataBytes };
   } catch (e) {
     const data = toErrorData(e);
     if (data.code === 'ERR_INTERNAL') throw e; // a bug or a broken thread: let the pool re-run the task

@@ -49,6 +49,7 @@ export function startHttp(service: JpipService, opts: HttpOptions): Promise<Http
     const method = req.getCaseSensitiveMethod().toUpperCase();
     const path = req.getUrl();
     const query = req.getQuery() ?? '';
+    const acceptsGzip = /\bgzip\b(?!\s*;\s*q=0(\.0*)?\b)/i.test(req.getHeader('accept-encoding'));
     let headBytes = path.length + query.length;
     req.forEach((k, v) => {
       headBytes += k.length + v.length + 4;
@@ -68,7 +69,7 @@ export function startHttp(service: JpipService, opts: HttpOptions): Promise<Http
       // socket buffer (docs/jpip-support.md, "Pipelining").
       res.pause();
       service
-        .handle({ method, path, query, body })
+        .handle({ method, path, query, body, acceptsGzip })
         .then((out) => {
           write(res, out, state);
           log({ method, status: out.status, ms: Number(process.hrtime.bigint() - started) / 1e6, ...out.log });

@@ -30,6 +30,8 @@ export interface IncomingRequest {
   query: string;
   /** POST body (form-encoded), if any. */
   body?: string;
+  /** The request's Accept-Encoding allows gzip. */
+  acceptsGzip?: boolean;
 }
 
 /** A response for the transport to write. Header names keep their canonical capitalisation. */
@@ -197,6 +199,9 @@ export class JpipService {
         streams,
         model: model.snapshot(sreq.codestreams),
         maxBytes: this.maxResponseBytes,
+        // Like esajpip: compress the metadata-heavy responses (metareq) when the client accepts gzip;
+        // precinct data is already entropy-coded and barely shrinks.
+        gzip: inc.acceptsGzip === true && req.metareq !== undefined,
       });
       if (!result.ok) {
         // A channel on a file that changed can never be served again: end it so the client reopens.
@@ -217,7 +222,8 @@ export class JpipService {
         if (sreq.layers !== undefined && s.layers < sreq.layers) headers.push(['JPIP-layers', String(s.layers)]);
       }
       // 15444-9 D.2.8: when the budget was too small for the progress owed, say what was used.
-      if (sreq.len !== undefined && sreq.len > 0 && result.body.length - EOR_LENGTH > sreq.len) headers.push(['JPIP-len', String(result.body.length - EOR_LENGTH)]);
+      if (sreq.len !== undefined && sreq.len > 0 && result.plainLength - EOR_LENGTH > sreq.len) headers.push(['JPIP-len', String(result.plainLength - EOR_LENGTH)]);
+      if (result.gzipped) headers.push(['Content-Encoding', 'gzip']);
       const out = this.jpp(headers, result.body, { eor: result.eor, messages: result.messages, bytes: result.body.length, target: image.rel });
       // The model already counts this body: if it never reaches the client, end the channel so the
       // client reconnects instead of waiting for bytes the server believes it has (notes §7.2).

@@ -82,3 +82,38 @@ describe('metareq', () => {
     rebuilt.forEach(([, b], i) => assert.deepEqual(new Uint8Array(b), new Uint8Array(original[i][1])));
   });
 });
+
+describe('gzip', () => {
+  it('compresses metadata responses for clients that accept gzip, and nothing else', async () => {
+    const { gunzipSync } = await import('node:zlib');
+    const net = await import('node:net');
+    const get = (q: string, gzip: boolean): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const sock = net.connect(srv.port, '127.0.0.1');
+        let text = '';
+        sock.on('data', (d) => (text += d.toString('latin1')));
+        sock.on('error', reject);
+        sock.on('close', () => resolve(text));
+        sock.write(`GET /frames3-128.jpx?${q} HTTP/1.1\r\nHost: a\r\n${gzip ? 'Accept-Encoding: gzip\r\n' : ''}Connection: close\r\n\r\n`);
+      });
+    const dechunk = (http: string): Buffer => {
+      const body = http.slice(http.indexOf('\r\n\r\n') + 4);
+      const parts: Buffer[] = [];
+      for (let at = 0; ; ) {
+        const nl = body.indexOf('\r\n', at);
+        const n = parseInt(body.slice(at, nl), 16);
+        if (!n) break;
+        parts.push(Buffer.from(body.slice(nl + 2, nl + 2 + n), 'latin1'));
+        at = nl + 2 + n + 2;
+      }
+      return Buffer.concat(parts);
+    };
+    const plain = await get('metareq=[*]!!', false);
+    const zipped = await get('metareq=[*]!!', true);
+    assert.doesNotMatch(plain, /Content-Encoding/i);
+    assert.match(zipped, /\r\nContent-Encoding: gzip\r\n/);
+    assert.deepEqual(gunzipSync(dechunk(zipped)), dechunk(plain));
+    const image = await get('stream=0&fsiz=128,128', true);
+    assert.doesNotMatch(image, /Content-Encoding/i, 'image data is not compressed');
+  });
+});
