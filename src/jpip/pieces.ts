@@ -59,9 +59,23 @@ export function mainHeaderPieces(cs: CodestreamLayout): Piece[] {
  * order, without SOT, SOD and PLT (notes §4.2). Empty for tiles whose headers carry only PLT.
  */
 export function tileHeaderPieces(cs: CodestreamLayout, t: number): Piece[] {
-  const segments: MarkerSegment[] = [];
-  for (const tp of cs.tileParts) if (tp.Isot === t) segments.push(...tp.segments);
-  return rangesToPieces(segmentRanges(segments, (code) => code !== PLT));
+  return rangesToPieces(segmentRanges(tileSegments(cs).get(t) ?? [], (code) => code !== PLT));
+}
+
+/** Tile-part header segments grouped by tile, computed once per layout (a walk per tile would be quadratic). */
+const segmentsByTile = new WeakMap<CodestreamLayout, Map<number, MarkerSegment[]>>();
+function tileSegments(cs: CodestreamLayout): Map<number, MarkerSegment[]> {
+  let m = segmentsByTile.get(cs);
+  if (!m) {
+    m = new Map();
+    for (const tp of cs.tileParts) {
+      let list = m.get(tp.Isot);
+      if (!list) m.set(tp.Isot, (list = []));
+      list.push(...tp.segments);
+    }
+    segmentsByTile.set(cs, m);
+  }
+  return m;
 }
 
 /** Length of a placeholder box for an original box header of `headerLength` bytes (15444-9 A.3.6.3). */
