@@ -36,6 +36,16 @@ export const enum BinKind {
 /** One change a response made to the model: bin (kind, codestream, id) now held up to `held` (or COMPLETE). */
 export type ModelDelta = [kind: BinKind, codestream: number, id: number, held: number];
 
+/**
+ * A delta packed for the trip between threads: four Float64 values per entry (kind, codestream,
+ * id, held), transferred rather than structured-cloned as hundreds of small arrays.
+ */
+export function packDelta(delta: readonly ModelDelta[]): Float64Array {
+  const out = new Float64Array(delta.length * 4);
+  delta.forEach((d, i) => out.set(d, i * 4));
+  return out;
+}
+
 /** Default bound on model entries of one session (every entry is one data-bin). */
 export const DEFAULT_MAX_MODEL_ENTRIES = 4_000_000;
 
@@ -105,6 +115,11 @@ export class CacheModel {
   /** Applies a response's delta (what was handed to the socket). */
   applyDelta(delta: readonly ModelDelta[]): void {
     for (const [kind, cs, id, held] of delta) this.record(kind, cs, id, held);
+  }
+
+  /** Applies a delta packed by packDelta. */
+  applyPackedDelta(packed: Float64Array): void {
+    for (let i = 0; i + 3 < packed.length; i += 4) this.record(packed[i] as BinKind, packed[i + 1], packed[i + 2], packed[i + 3]);
   }
 
   /**

@@ -90,6 +90,11 @@ export interface ServeResult {
   dataBytes: number;
 }
 
+/** Largest body buffer allocated up front; bigger responses grow it by doubling (few copies). */
+const INITIAL_BODY_CAPACITY = 256 * 1024;
+/** Room for the EOR message. */
+const EOR_RESERVE = 16;
+
 /** Server-side bound on one response when the request sets no `len` (then EOR 7). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
@@ -102,7 +107,7 @@ const enum Stop {
 
 /** One response in progress: the builder, the budget and the model view. */
 class Walk {
-  readonly out = new JppBuilder();
+  readonly out: JppBuilder;
   readonly delta: ModelDelta[] = [];
   stop = Stop.None;
   private readonly budget: number;
@@ -115,14 +120,23 @@ class Walk {
   ) {
     this.budget = len === undefined ? maxBytes : Math.min(len, maxBytes);
     this.limit = len === undefined || len > maxBytes ? Stop.ServerLimit : Stop.Budget;
+    // Size the body buffer for the budget (bounded), so it is not regrown and copied as it fills.
+    this.out = new JppBuilder(Math.min(this.budget, INITIAL_BODY_CAPACITY) + EOR_RESERVE);
   }
 
-  /** What this response has sent so far, by bin; the snapshot itself is never modified. */
-  private readonly sent = new Map<string, number>();
+  /** What this response has sent so far, by (kind, codestream) then bin id; the snapshot is never modified. */
+  private readonly sent = new Map<number, Map<number, number>>();
+
+  private sentIn(kind: BinKind, cs: number): Map<number, number> {
+    const key = cs * 16 + kind;
+    let m = this.sent.get(key);
+    if (!m) this.sent.set(key, (m = new Map()));
+    return m;
+  }
 
   /** Bytes held by the client of a bin (snapshot, then what this response added). */
   held(kind: BinKind, cs: number, id: number): number {
-    const mine = this.sent.get(`${kind}/${cs}/${id}`);
+    const mine = this.sent.get(cs * 16 + kind)?.get(id);
     if (mine !== undefined) return mine;
     if (kind === BinKind.Metadata) return heldIn(this.model.meta, id);
     const s = this.model.streams.get(cs);
@@ -133,7 +147,7 @@ class Walk {
 
   private setHeld(kind: BinKind, cs: number, id: number, held: number): void {
     this.delta.push([kind, cs, id, held]);
-    this.sent.set(`${kind}/${cs}/${id}`, held);
+    this.sentIn(kind, cs).set(id, held);
   }
 
   /**
@@ -186,8 +200,13 @@ class Walk {
 export function serve(target: TargetAccess, req: ServeRequest, model: ModelSnapshot, maxBytes = DEFAULT_MAX_RESPONSE_BYTES): ServeResult {
   const walk = new Walk(model, req.len, maxBytes);
   if (req.len !== 0) {
-    const meta = metadataBin0Pieces(target.layout, (o, n) => target.targetSource.read(o, n));
-    for (const p of meta) if (!walk.offer(BinKind.Metadata, CLASS_METADATA, 0, 0, p, target.targetSource)) break;
+    // Bin 0 is offered in every response until complete; once it is, skip forming it (it reads a
+    // box header per placeholder: one per frame of a movie).
+    if (walk.held(BinKind.Metadata, 0, 0) !== COMPLETE) {
+      const src = target.targetSource;
+      const meta = metadataBin0Pieces(target.layout, (o, n) => src.read(o, n));
+      for (const p of meta) if (!walk.offer(BinKind.Metadata, CLASS_METADATA, 0, 0, p, src)) break;
+    }
     if (req.metareq) {
       for (const { bin, limit } of requestedBins(target.layout, req.metareq)) {
         if (walk.stop !== Stop.None) break;

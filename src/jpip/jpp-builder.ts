@@ -7,13 +7,18 @@ import { EOR_LENGTH, messageHeaderLength, writeEor, writeMessageHeader, type Cla
 
 /** Incremental JPP-stream body writer. */
 export class JppBuilder {
-  private buf = new Uint8Array(4096);
+  private buf: Uint8Array;
   private pos = 0;
   private prev: ClassState | null = null;
   /** Messages written (EOR excluded). */
   messages = 0;
   /** Body bytes written (headers excluded). */
   dataBytes = 0;
+
+  /** `capacity`: the expected body size (the budget, when known), so the buffer rarely grows. */
+  constructor(capacity = 4096) {
+    this.buf = new Uint8Array(Math.max(64, capacity));
+  }
 
   /** Bytes written so far (message headers and bodies; EOR excluded until written). */
   get length(): number {

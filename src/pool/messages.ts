@@ -4,7 +4,7 @@
  * response bodies come back by transfer (Piscina.move).
  */
 import type { ErrorData } from '../errors.js';
-import type { ModelDelta, ModelSnapshot } from '../jpip/cache-model.js';
+import type { ModelSnapshot } from '../jpip/cache-model.js';
 import type { ServedWindow, ServeRequest } from '../jpip/engine.js';
 
 /** Identity of an opened image version. */
@@ -92,7 +92,8 @@ export type ServeTaskResult =
       gzipped: boolean;
       plainLength: number;
       eor: number;
-      delta: ModelDelta[];
+      /** The model delta, packed by packDelta (4 values per entry). */
+      delta: Float64Array;
       served?: ServedWindow;
       messages: number;
       dataBytes: number;

@@ -10,6 +10,7 @@ import type { ByteSource } from '../bytes/source.js';
 import { errorData, JpipdError, toErrorData } from '../errors.js';
 import { FileCache } from '../io/file-source.js';
 import { loadTarget } from '../io/targets.js';
+import { packDelta } from '../jpip/cache-model.js';
 import { serve, type PacketTable, type TargetAccess } from '../jpip/engine.js';
 import { tileCount, tileGeometry } from '../j2k/geometry.js';
 import type { CodestreamLayout, TargetLayout, TileGeometry } from '../j2k/types.js';
@@ -98,14 +99,17 @@ function accessFor(task: ServeTask): { access: TargetAccess; used: PreparedImage
     slotOf: (cs, t, c, r, p, l) => at(cs).img.packets.slotOf(at(cs).cs, t, c, r, p, l),
     read: (cs, upTo, slots, offsets, lengths) => at(cs).img.packets.read(at(cs).cs, upTo, slots, offsets, lengths),
   };
+  // One file check (fstat) per image per task, not one per read.
+  const sources = new Map<PreparedImage, ByteSource>();
+  const sourceOf = (img: PreparedImage): ByteSource => memo(sources, img, () => img.source());
   const access: TargetAccess = {
     layout: target.layout,
     codestreamCount: target.layout.links?.length ?? target.layout.codestreams.length,
     codestream: (cs): CodestreamLayout => at(cs).img.layout.codestreams[at(cs).cs],
     get targetSource() {
-      return target.source();
+      return sourceOf(target);
     },
-    codestreamSource: (cs) => at(cs).img.source(),
+    codestreamSource: (cs) => sourceOf(at(cs).img),
     tile: (cs, t) => at(cs).img.tile(at(cs).cs, t),
     minLevels: (cs) => at(cs).img.minLevels(at(cs).cs),
     packets,
@@ -144,7 +148,7 @@ function runServe(task: ServeTask): ServeTaskResult {
     maybeInjectFault(workerData, 'serve');
     const r = serve(view.access, task.request, task.model, task.maxBytes);
     const body = task.gzip ? new Uint8Array(gzipSync(r.body)) : r.body;
-    return { ok: true, body, gzipped: task.gzip, plainLength: r.body.length, eor: r.eor, delta: r.delta, served: r.served, messages: r.messages, dataBytes: r.dataBytes };
+    return { ok: true, body, gzipped: task.gzip, plainLength: r.body.length, eor: r.eor, delta: packDelta(r.delta), served: r.served, messages: r.messages, dataBytes: r.dataBytes };
   } catch (e) {
     const data = toErrorData(e);
     if (data.code === 'ERR_INTERNAL') throw e; // a bug or a broken thread: let the pool re-run the task
@@ -163,5 +167,5 @@ export default function run(task: Task): unknown {
   if (task.kind === 'open') return runOpen(task);
   const result = runServe(task);
   if (!result.ok) return result;
-  return Piscina.move({ [Piscina.transferableSymbol]: [result.body.buffer], [Piscina.valueSymbol]: result } as never);
+  return Piscina.move({ [Piscina.transferableSymbol]: [result.body.buffer, result.delta.buffer], [Piscina.valueSymbol]: result } as never);
 }

@@ -208,7 +208,7 @@ export class JpipService {
         if (result.error.code === 'ERR_TARGET_CHANGED' && session) this.sessions.close('*', [...session.channels][0]);
         throw fromErrorData(result.error);
       }
-      model.applyDelta(result.delta);
+      model.applyPackedDelta(result.delta);
       if (result.served && sreq.window) {
         const w = sreq.window;
         const s = result.served;
