@@ -6,7 +6,9 @@
  * Delivery order (docs/jpip-support.md): metadata-bin 0 until complete, then per codestream its main
  * header, the tile headers of the window's tiles, and the window's precinct packets layer by layer
  * (LRCP restricted to the window: every precinct's layer 0, then every precinct's layer 1, ...), so
- * quality rises evenly over the whole window as in the ESA paper.
+ * quality rises evenly over the whole window as in the ESA paper. Requests shaped like the newest
+ * JHelioviewer's (region past the frame's edge) get each precinct whole instead, the only order its
+ * decoder can use before the window is complete.
  */
 import { BlockReader } from '../bytes/block-reader.js';
 import type { PacketTable } from '../packet-index/packet-table.js';
@@ -268,7 +270,7 @@ function coversTarget(target: TargetAccess, req: ServeRequest): boolean {
 }
 
 /** The frame and region a request selects on codestream `cs`, and what to report about them. */
-function planWindow(target: TargetAccess, req: ServeRequest, cs: number): { served: ServedWindow; frameD: number; region: Rect } | undefined {
+function planWindow(target: TargetAccess, req: ServeRequest, cs: number): { served: ServedWindow; frameD: number; region: Rect; pastEdge: boolean } | undefined {
   const w = req.window;
   if (!w) return undefined;
   const layout = target.codestream(cs);
@@ -282,7 +284,11 @@ function planWindow(target: TargetAccess, req: ServeRequest, cs: number): { serv
     rsiz: [Math.max(0, region.x1 - region.x0), Math.max(0, region.y1 - region.y0)],
     layers: Math.min(req.layers ?? maxLayers, maxLayers),
   };
-  return { served, frameD: frame.d, region };
+  // A region asked past the frame's edge at the frame's own size is JHelioviewer's request shape
+  // (rsiz = W+1,H+1): it decodes complete precincts only, so it gets precinct-major order.
+  const exact = frame.fx === w.fx && frame.fy === w.fy;
+  const pastEdge = exact && w.rsiz !== undefined && ((w.roff?.x ?? 0) + w.rsiz.x > frame.fx || (w.roff?.y ?? 0) + w.rsiz.y > frame.fy);
+  return { served, frameD: frame.d, region, pastEdge };
 }
 
 /** Headers and window precincts of one codestream. */
@@ -301,7 +307,7 @@ function serveCodestream(walk: Walk, target: TargetAccess, req: ServeRequest, cs
   const canvas = frameRegionToCanvas(siz, plan.frameD, plan.region);
   const tiles = tilesInRegion(siz, canvas);
   for (const t of tiles) for (const p of tileHeaderPieces(layout, t)) if (!walk.offer(BinKind.TileHeader, CLASS_TILE_HEADER, cs, t, p, src)) return;
-  servePrecincts(walk, target, req, cs, tiles, canvas, plan.frameD, src);
+  servePrecincts(walk, target, req, cs, tiles, canvas, plan.frameD, src, plan.pastEdge);
 }
 
 /** One precinct of the window with its packets' records. */
@@ -316,7 +322,7 @@ interface WindowPrecinct {
 }
 
 /** The window's precincts, packets read from the index in one locked copy, walked layer by layer. */
-function servePrecincts(walk: Walk, target: TargetAccess, req: ServeRequest, cs: number, tiles: number[], canvas: Rect, d: number, src: ByteSource): void {
+function servePrecincts(walk: Walk, target: TargetAccess, req: ServeRequest, cs: number, tiles: number[], canvas: Rect, d: number, src: ByteSource, precinctMajor: boolean): void {
   const layout = target.codestream(cs);
   const Nc = layout.siz.Csiz;
   const Nt = Math.ceil((layout.siz.Xsiz - layout.siz.XTOsiz) / layout.siz.XTsiz) * Math.ceil((layout.siz.Ysiz - layout.siz.YTOsiz) / layout.siz.YTsiz);
@@ -342,12 +348,35 @@ function servePrecincts(walk: Walk, target: TargetAccess, req: ServeRequest, cs:
     }
   }
   if (precincts.length === 0) return;
-  // LRCP inside the window: resolution, then component, then tile and position, for each layer.
+  // Resolution, then component, then tile and position (the order of the window's precincts).
   precincts.sort((a, b) => a.r - b.r || a.c - b.c || a.t - b.t || a.id - b.id);
   const slotArr = Int32Array.from(slots);
   const offsets = new Float64Array(slotArr.length);
   const lengths = new Uint32Array(slotArr.length);
   target.packets.read(cs, topLevel, slotArr, offsets, lengths);
+  if (precinctMajor) {
+    // Each precinct complete before the next: its layers' packets as one message where they are
+    // contiguous in the file (always in RPCL/PCRL/CPRL files), so every precinct sent is decodable.
+    for (const pr of precincts) {
+      const total = target.tile(cs, pr.t).layers;
+      let at = 0;
+      let start = pr.first;
+      for (let l = 0; l < pr.layers; l++) {
+        const k = pr.first + l;
+        const next = k + 1;
+        const joins = l + 1 < pr.layers && offsets[next] === offsets[k] + lengths[k];
+        if (joins) continue;
+        let length = 0;
+        for (let j = start; j <= k; j++) length += lengths[j];
+        const piece: Piece = { binOffset: at, length, fileOffset: offsets[start], last: l === total - 1, splittable: true };
+        if (!walk.offer(BinKind.Precinct, CLASS_PRECINCT, cs, pr.id, piece, src)) return;
+        at += length;
+        start = next;
+      }
+    }
+    return;
+  }
+  // Layer-major (LRCP inside the window): every precinct's layer 0, then layer 1, ...
   const binOffset = new Float64Array(precincts.length);
   for (let l = 0; l < maxLayers; l++) {
     for (let i = 0; i < precincts.length; i++) {

@@ -187,3 +187,26 @@ describe('limits', () => {
     await s.close();
   });
 });
+
+describe('delivery order per request shape', () => {
+  it("sends each precinct whole for JHelioviewer's padded region, layer by layer otherwise", async () => {
+    const precinctMessages = async (rsiz: string) => {
+      const { events } = await get(`${srv.base}/gray1000-rpcl-p64-l4.j2k?fsiz=500,350,closest&rsiz=${rsiz}&len=20000`);
+      return events.flatMap((e) => (e.kind === 'message' && e.cls === 0 ? [e] : []));
+    };
+    const jhv = await precinctMessages('501,351');
+    assert.ok(jhv.length > 10);
+    // One message per precinct (its layers are contiguous in an RPCL file), each completing its bin,
+    // except the one the budget cut.
+    assert.equal(new Set(jhv.map((m) => m.id)).size, jhv.length);
+    assert.ok(jhv.slice(0, -1).every((m) => m.complete && m.offset === 0));
+    const lrcp = await precinctMessages('500,350');
+    const firstLayerIds = new Set<number>();
+    for (const m of lrcp) {
+      if (m.offset !== 0) break;
+      firstLayerIds.add(m.id);
+    }
+    assert.ok(firstLayerIds.size > 10, 'layer 0 of many precincts first');
+    assert.ok(lrcp.slice(0, firstLayerIds.size).every((m) => !m.complete), 'no precinct complete after layer 0');
+  });
+});
