@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { BufferSource } from '../src/bytes/source.js';
 import { listBoxes } from '../src/j2k/boxes.js';
 import { box, colrBox, concatBytes, ftypBox, ihdrBox, rreqBox, signatureBox, xmlBox } from '../src/j2k/box-writer.js';
+import { prng } from './lib/scenarios.js';
 
 const GREY = 17;
 const SIDE = 4096;
@@ -24,17 +25,6 @@ function arg(name: string, def: string): string {
   return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : def;
 }
 
-/** mulberry32: a seeded PRNG in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A 4096² 8-bit PGM: a bright disc ("the Sun") with seeded blobs and noise that move from frame to frame. */
 function sunPgm(frame: number): Uint8Array {

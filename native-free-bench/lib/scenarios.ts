@@ -39,17 +39,8 @@ export interface ScenarioOptions {
   imageSize?: number;
 }
 
-/** mulberry32, so both servers see the same "random" sequences for the same seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (shared with the tests), so both servers see the same "random" sequences for the same seed. */
+export { rng as prng } from '../../test/helpers/prng.js';
 
 /** The paper's zoom WOIs: (x, y, w, h, discard levels) of a 4096² image. */
 export const ZOOM_WOIS: ReadonlyArray<readonly [number, number, number, number, number]> = [
