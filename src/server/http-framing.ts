@@ -40,9 +40,13 @@ function parseHeaders(lines: string[]): Map<string, string> {
   return h;
 }
 
-/** Splits requests off an input buffer (RFC 9112 §6.3): returns the requests found and the rest. */
-export function takeRequests(buf: Buffer, maxHead: number, maxBody: number): { requests: FramedRequest[]; rest: Buffer } {
+/**
+ * Splits requests off an input buffer (RFC 9112 §6.3): returns the requests found, the rest, and
+ * whether the rest is a head that sent `Expect: 100-continue` and waits for its body (RFC 9110 §10.1.1).
+ */
+export function takeRequests(buf: Buffer, maxHead: number, maxBody: number): { requests: FramedRequest[]; rest: Buffer; expectsContinue: boolean } {
   const requests: FramedRequest[] = [];
+  let expectsContinue = false;
   let at = 0;
   for (;;) {
     // Tolerate empty lines between requests (RFC 9112 §2.2).
@@ -66,11 +70,14 @@ export function takeRequests(buf: Buffer, maxHead: number, maxBody: number): { r
       if (bodyLength > maxBody) throw new FramingError(413, 'request body too large');
     }
     const total = end + 4 - at + bodyLength;
-    if (buf.length - at < total) break;
+    if (buf.length - at < total) {
+      expectsContinue = /100-continue/i.test(headers.get('expect') ?? '');
+      break;
+    }
     requests.push({ bytes: buf.subarray(at, at + total), method: m[1], http10: m[2] === '0', headers });
     at += total;
   }
-  return { requests, rest: buf.subarray(at) };
+  return { requests, rest: buf.subarray(at), expectsContinue };
 }
 
 /** Response framing states. */
@@ -127,7 +134,10 @@ export class ResponseTracker {
           if (this.status === 101) {
             this.upgraded = true;
             this.state = R.Done;
-          } else if (this.noBody || this.status === 204 || this.status === 304 || (this.status >= 100 && this.status < 200)) {
+          } else if (this.status >= 100 && this.status < 200) {
+            // An interim response (100 Continue, RFC 9110 §15.2): the final response follows.
+            this.state = R.Head;
+          } else if (this.noBody || this.status === 204 || this.status === 304) {
             this.state = R.Done;
           } else if (/chunked/i.test(h.get('transfer-encoding') ?? '')) {
             this.state = R.ChunkSize;

@@ -61,6 +61,8 @@ class Link {
   /** The request being answered asked to close the connection afterwards. */
   private closeAfter = false;
   private piping = false;
+  /** 100 Continue was sent for the head now waiting for its body. */
+  private continued = false;
   /** A framing error to answer once the responses before it are out; the connection then closes. */
   private refusal: FramingError | null = null;
 
@@ -85,9 +87,15 @@ class Link {
     }
     this.inBuf = this.inBuf.length ? Buffer.concat([this.inBuf, d]) : d;
     try {
-      const { requests, rest } = takeRequests(this.inBuf, this.opts.maxHeadBytes, this.opts.maxBodyBytes);
+      const { requests, rest, expectsContinue } = takeRequests(this.inBuf, this.opts.maxHeadBytes, this.opts.maxBodyBytes);
       this.inBuf = Buffer.from(rest);
       this.queue.push(...requests);
+      // A client waiting for 100 Continue before its body (curl does for larger POSTs): say go on, once.
+      if (expectsContinue && !this.continued) {
+        this.continued = true;
+        this.client.write('HTTP/1.1 100 Continue\r\n\r\n');
+      }
+      if (requests.length > 0) this.continued = false;
     } catch (e) {
       if (!(e instanceof FramingError)) throw e;
       this.inBuf = Buffer.alloc(0);

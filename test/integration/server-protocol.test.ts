@@ -221,3 +221,20 @@ describe('connections', () => {
     assert.deepEqual([...text.matchAll(/JPIP-qid: (\d+)/g)].map((m) => m[1]), ['1', '2', '3', '4']);
   });
 });
+
+describe('POST with Expect: 100-continue', () => {
+  it('answers 100 Continue, then the response', async () => {
+    const body = 'type=jpp-stream&fsiz=64,32&len=500&qid=9';
+    const sock = net.connect(srv.port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    let text = '';
+    sock.on('data', (d) => (text += d.toString('latin1')));
+    sock.write(`POST /gray257-n6-defprec-l2.j2k HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`);
+    for (let i = 0; i < 40 && !text.includes('100 Continue'); i++) await new Promise((r) => setTimeout(r, 25));
+    assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\n/, 'interim response before the body is sent');
+    sock.write(body);
+    for (let i = 0; i < 80 && !text.includes('JPIP-qid: 9'); i++) await new Promise((r) => setTimeout(r, 25));
+    sock.destroy();
+    assert.match(text, /HTTP\/1\.1 200 OK[\s\S]*JPIP-qid: 9/);
+  });
+});

@@ -58,6 +58,14 @@ describe('ResponseTracker', () => {
     }
   });
 
+  it('passes over interim 1xx responses to the final one', () => {
+    const t = new ResponseTracker();
+    const text = 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    assert.equal(t.feed(B(text)), text.length);
+    assert.ok(t.done);
+    assert.equal(t.status, 200);
+  });
+
   it('notices Connection: close, 101 upgrades and bodiless HEAD answers', () => {
     const c = new ResponseTracker();
     c.feed(B('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'));
@@ -70,5 +78,14 @@ describe('ResponseTracker', () => {
     h.feed(B('HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n'));
     assert.ok(h.done);
     assert.throws(() => new ResponseTracker().feed(B('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n')), FramingError);
+  });
+});
+
+describe('Expect: 100-continue', () => {
+  it('reports a head that waits for 100 Continue before its body', () => {
+    const head = 'POST /x HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n';
+    assert.equal(takeRequests(B(head), 8192, 1024).expectsContinue, true);
+    assert.equal(takeRequests(B(head + 'abc'), 8192, 1024).expectsContinue, false);
+    assert.equal(takeRequests(B('POST /x HTTP/1.1\r\nContent-Length: 3\r\n\r\n'), 8192, 1024).expectsContinue, false);
   });
 });
