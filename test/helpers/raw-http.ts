@@ -9,6 +9,7 @@
 import * as net from 'node:net';
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { JppParser, type JppEvent, type JppMessage } from '../../src/client/jpp-parser.js';
+import { jp2cBoxes } from './boxes.js';
 
 /** One header line, split at its first `": "`. */
 export type HeaderPair = [name: string, value: string];
@@ -392,21 +393,7 @@ export function cidOf(cnew: string | undefined): string {
 
 /** Payloads of the top-level `jp2c` boxes of a JP2/JPX file (15444-1 I.4), in file order. */
 export function jp2cPayloads(file: Uint8Array): Uint8Array[] {
-  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  const out: Uint8Array[] = [];
-  let pos = 0;
-  while (pos + 8 <= file.length) {
-    let len = dv.getUint32(pos);
-    let hl = 8;
-    if (len === 1) {
-      len = Number(dv.getBigUint64(pos + 8));
-      hl = 16;
-    } else if (len === 0) len = file.length - pos;
-    if (len < hl || pos + len > file.length) throw new Error(`bad box at ${pos}`);
-    if (String.fromCharCode(...file.subarray(pos + 4, pos + 8)) === 'jp2c') out.push(file.subarray(pos + hl, pos + len));
-    pos += len;
-  }
-  return out;
+  return jp2cBoxes(file).map((b) => b.payload);
 }
 
 /** Image size, offset and decomposition levels read from a main header (SIZ 15444-1 A.5.1, COD A.6.1). */

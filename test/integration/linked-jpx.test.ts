@@ -17,23 +17,10 @@ import { JpipSession } from '../../src/client/session.js';
 import { box, concatBytes, ftypBox, ihdrBox, colrBox, signatureBox, xmlBox, ftblBox, dtblBox } from '../../src/j2k/box-writer.js';
 import { decodeJ2k, type DecodedImage } from '../helpers/openjpeg.js';
 import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
+import { jp2cBoxes } from '../helpers/boxes.js';
 
 /** Offset and length of the (first) jp2c payload of a JP2 file. */
-function codestreamIn(bytes: Uint8Array): { offset: number; length: number } {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pos = 0;
-  while (pos + 8 <= bytes.length) {
-    let len = dv.getUint32(pos);
-    let hl = 8;
-    if (len === 1) {
-      len = Number(dv.getBigUint64(pos + 8));
-      hl = 16;
-    } else if (len === 0) len = bytes.length - pos;
-    if (String.fromCharCode(...bytes.subarray(pos + 4, pos + 8)) === 'jp2c') return { offset: pos + hl, length: len - hl };
-    pos += len;
-  }
-  throw new Error('no jp2c');
-}
+const codestreamIn = (bytes: Uint8Array): { offset: number; length: number } => jp2cBoxes(bytes)[0];
 
 const FRAMES = ['rgb96.jp2', 'gray128-lbox0.jp2', 'rgb96-xlbox.jp2'];
 let root: string;

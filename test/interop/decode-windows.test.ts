@@ -13,6 +13,7 @@ import { reassembleCodestream } from '../../src/client/reassemble.js';
 import { JpipSession } from '../../src/client/session.js';
 import { cropPixels, decodeJ2k, decodeWithOpjDecompress, type DecodedImage } from '../helpers/openjpeg.js';
 import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
+import { jp2cBoxes } from '../helpers/boxes.js';
 
 let srv: TestServer;
 before(async () => {
@@ -26,21 +27,9 @@ after(async () => {
 function codestreamOf(file: string, n = 0): Uint8Array {
   const bytes = new Uint8Array(fs.readFileSync(path.join(FIXTURES, file)));
   if (bytes[0] === 0xff && bytes[1] === 0x4f) return bytes;
-  let pos = 0;
-  let seen = 0;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  while (pos + 8 <= bytes.length) {
-    let len = dv.getUint32(pos);
-    const type = String.fromCharCode(...bytes.subarray(pos + 4, pos + 8));
-    let hl = 8;
-    if (len === 1) {
-      len = Number(dv.getBigUint64(pos + 8));
-      hl = 16;
-    } else if (len === 0) len = bytes.length - pos;
-    if (type === 'jp2c' && seen++ === n) return bytes.subarray(pos + hl, pos + len);
-    pos += len;
-  }
-  throw new Error(`no codestream ${n} in ${file}`);
+  const box = jp2cBoxes(bytes)[n];
+  if (!box) throw new Error(`no codestream ${n} in ${file}`);
+  return box.payload;
 }
 
 const originals = new Map<string, DecodedImage>();
