@@ -15,7 +15,7 @@ import type { PacketTable } from '../packet-index/packet-table.js';
 import type { ByteSource } from '../bytes/source.js';
 import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT, CLASS_TILE_HEADER, EOR_BYTE_LIMIT, EOR_IMAGE_DONE, EOR_RESPONSE_LIMIT, EOR_WINDOW_DONE } from '../bytes/jpp.js';
 import type { CodestreamLayout, MetadataBin, TargetLayout, TileGeometry } from '../j2k/types.js';
-import { precinctBinId } from '../j2k/geometry.js';
+import { precinctBinId, tileCount } from '../j2k/geometry.js';
 import { BinKind, COMPLETE, heldIn, type ModelDelta, type ModelSnapshot } from './cache-model.js';
 import { JppBuilder } from './jpp-builder.js';
 import { mainHeaderPieces, metadataBin0Pieces, metadataBinPieces, tileHeaderPieces, type Piece } from './pieces.js';
@@ -299,7 +299,7 @@ function serveCodestream(walk: Walk, target: TargetAccess, req: ServeRequest, cs
   const siz = layout.siz;
   for (const p of mainHeaderPieces(layout)) if (!walk.offer(BinKind.MainHeader, CLASS_MAIN_HEADER, cs, 0, p, src)) return;
   if (!plan) {
-    const nt = Math.ceil((siz.Xsiz - siz.XTOsiz) / siz.XTsiz) * Math.ceil((siz.Ysiz - siz.YTOsiz) / siz.YTsiz);
+    const nt = tileCount(siz);
     for (let t = 0; t < nt; t++) for (const p of tileHeaderPieces(layout, t)) if (!walk.offer(BinKind.TileHeader, CLASS_TILE_HEADER, cs, t, p, src)) return;
     return;
   }
@@ -325,7 +325,7 @@ interface WindowPrecinct {
 function servePrecincts(walk: Walk, target: TargetAccess, req: ServeRequest, cs: number, tiles: number[], canvas: Rect, d: number, src: ByteSource, precinctMajor: boolean): void {
   const layout = target.codestream(cs);
   const Nc = layout.siz.Csiz;
-  const Nt = Math.ceil((layout.siz.Xsiz - layout.siz.XTOsiz) / layout.siz.XTsiz) * Math.ceil((layout.siz.Ysiz - layout.siz.YTOsiz) / layout.siz.YTsiz);
+  const Nt = tileCount(layout.siz);
   const comps = req.comps ? expandSampledRanges(req.comps, Nc - 1, Nc) : Array.from({ length: Nc }, (_, i) => i);
   const precincts: WindowPrecinct[] = [];
   const slots: number[] = [];

@@ -5,7 +5,7 @@
  */
 import type { Round } from './request.js';
 import type { Siz, TileGeometry } from '../j2k/types.js';
-import { frameSize } from '../j2k/geometry.js';
+import { frameSize, numTilesX, numTilesY } from '../j2k/geometry.js';
 
 /** The frame chosen for a request: discard levels and its size (notes §6.1). */
 export interface Frame {
@@ -205,8 +205,8 @@ export function tilePrecinctSpans(tile: TileGeometry, canvas: Rect, d: number, c
 /** Indices of the tiles that intersect a canvas region (15444-1 B.3), in raster order. */
 export function tilesInRegion(siz: Siz, canvas: Rect): number[] {
   if (isEmpty(canvas)) return [];
-  const ntx = Math.ceil((siz.Xsiz - siz.XTOsiz) / siz.XTsiz);
-  const nty = Math.ceil((siz.Ysiz - siz.YTOsiz) / siz.YTsiz);
+  const ntx = numTilesX(siz);
+  const nty = numTilesY(siz);
   const tx0 = Math.max(0, Math.floor((canvas.x0 - siz.XTOsiz) / siz.XTsiz));
   const ty0 = Math.max(0, Math.floor((canvas.y0 - siz.YTOsiz) / siz.YTsiz));
   const tx1 = Math.min(ntx, Math.ceil((canvas.x1 - siz.XTOsiz) / siz.XTsiz));

@@ -7,6 +7,7 @@ import type { ByteSource } from '../bytes/source.js';
 import { JpipdError } from '../errors.js';
 import type { PacketTable } from './packet-table.js';
 import type { CodestreamLayout, TileGeometry } from '../j2k/types.js';
+import { tileCount } from '../j2k/geometry.js';
 import { buildLevels } from './builder.js';
 import { buildDirectory, slotOf, type SlotDirectory } from './directory.js';
 import { SharedPacketIndex } from './shared-index.js';
@@ -28,8 +29,7 @@ export class SharedPackets implements PacketTable {
     let dir = this.dirs.get(cs);
     if (!dir) {
       const siz = this.codestreams[cs].siz;
-      const Nt = Math.ceil((siz.Xsiz - siz.XTOsiz) / siz.XTsiz) * Math.ceil((siz.Ysiz - siz.YTOsiz) / siz.YTsiz);
-      dir = buildDirectory(Nt, siz.Csiz, (t) => this.tileOf(cs, t));
+      dir = buildDirectory(tileCount(siz), siz.Csiz, (t) => this.tileOf(cs, t));
       this.dirs.set(cs, dir);
     }
     return dir;
