@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   ERR_METHOD: { status: 405, meaning: 'only GET, POST and OPTIONS are served' },
   ERR_HEAD_TOO_LARGE: { status: 431, meaning: 'the request line or head is too large' },
   ERR_BODY_TOO_LARGE: { status: 413, meaning: 'the POST body is too large' },
+  ERR_LENGTH_REQUIRED: { status: 411, meaning: 'a request body must come with a Content-Length' },
   ERR_BUSY: { status: 503, meaning: 'the server is at a configured limit (sessions, queue)' },
   // targets and images (io/, j2k/, packet-index/)
   ERR_TARGET_NOT_FOUND: { status: 404, meaning: 'no such image under the image root' },

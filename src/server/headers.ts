@@ -16,3 +16,23 @@ export function corsHeaders(): Array<[string, string]> {
     ['Access-Control-Expose-Headers', JPIP_HEADERS.join(',')],
   ];
 }
+
+/** Reason phrases of the statuses jpipd sends (RFC 9110 §15). */
+const STATUS_TEXT: Record<number, string> = {
+  200: 'OK',
+  204: 'No Content',
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  410: 'Gone',
+  411: 'Length Required',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  431: 'Request Header Fields Too Large',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  503: 'Service Unavailable',
+};
+
+/** Status line text for a status code. */
+export const statusText = (status: number): string => STATUS_TEXT[status] ?? 'Error';

@@ -3,6 +3,7 @@
  * where a response ends: request heads with an optional Content-Length body, and response bodies
  * delimited by Content-Length or chunked transfer coding. Used by the pipelining sequencer.
  */
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
 
 /** A complete request taken off the stream. */
 export interface FramedRequest {
@@ -15,13 +16,18 @@ export interface FramedRequest {
   headers: Map<string, string>;
 }
 
-/** A framing failure: the status to answer and a one-line reason. */
+/** A framing failure: a registry error code (its status is what the client gets) and a one-line reason. */
 export class FramingError extends Error {
   constructor(
-    readonly status: number,
+    readonly code: ErrorCode,
     message: string,
   ) {
     super(message);
+  }
+
+  /** The HTTP status of the code. */
+  get status(): number {
+    return ERROR_CODES[this.code].status;
   }
 }
 
@@ -32,7 +38,7 @@ function parseHeaders(lines: string[]): Map<string, string> {
   const h = new Map<string, string>();
   for (const line of lines) {
     const i = line.indexOf(':');
-    if (i <= 0) throw new FramingError(400, 'malformed header line');
+    if (i <= 0) throw new FramingError('ERR_MALFORMED_REQUEST', 'malformed header line');
     const name = line.slice(0, i).trim().toLowerCase();
     const value = line.slice(i + 1).trim();
     h.set(name, h.has(name) ? `${h.get(name)}, ${value}` : value);
@@ -53,21 +59,21 @@ export function takeRequests(buf: Buffer, maxHead: number, maxBody: number): { r
     while (at + 1 < buf.length && buf[at] === 0x0d && buf[at + 1] === 0x0a) at += 2;
     const end = buf.indexOf(CRLF2, at);
     if (end < 0) {
-      if (buf.length - at > maxHead) throw new FramingError(431, 'request head too large');
+      if (buf.length - at > maxHead) throw new FramingError('ERR_HEAD_TOO_LARGE', 'request head too large');
       break;
     }
-    if (end - at > maxHead) throw new FramingError(431, 'request head too large');
+    if (end - at > maxHead) throw new FramingError('ERR_HEAD_TOO_LARGE', 'request head too large');
     const lines = buf.toString('latin1', at, end).split('\r\n');
     const m = /^([A-Z]+) \S+ HTTP\/1\.([01])$/.exec(lines[0]);
-    if (!m) throw new FramingError(400, 'malformed request line');
+    if (!m) throw new FramingError('ERR_MALFORMED_REQUEST', 'malformed request line');
     const headers = parseHeaders(lines.slice(1));
-    if (headers.has('transfer-encoding')) throw new FramingError(411, 'request bodies must have a Content-Length');
+    if (headers.has('transfer-encoding')) throw new FramingError('ERR_LENGTH_REQUIRED', 'request bodies must have a Content-Length');
     const cl = headers.get('content-length');
     let bodyLength = 0;
     if (cl !== undefined) {
-      if (!/^\d{1,10}$/.test(cl)) throw new FramingError(400, 'malformed Content-Length');
+      if (!/^\d{1,10}$/.test(cl)) throw new FramingError('ERR_MALFORMED_REQUEST', 'malformed Content-Length');
       bodyLength = Number(cl);
-      if (bodyLength > maxBody) throw new FramingError(413, 'request body too large');
+      if (bodyLength > maxBody) throw new FramingError('ERR_BODY_TOO_LARGE', 'request body too large');
     }
     const total = end + 4 - at + bodyLength;
     if (buf.length - at < total) {
@@ -121,7 +127,7 @@ export class ResponseTracker {
           const end = joined.indexOf(CRLF2);
           if (end < 0) {
             this.head = joined;
-            if (joined.length > 65536) throw new FramingError(502, 'response head too large');
+            if (joined.length > 65536) throw new FramingError('ERR_INTERNAL', 'response head too large');
             return b.length;
           }
           const used = end + 4 - this.head.length;
@@ -161,7 +167,7 @@ export class ResponseTracker {
           const piece = b.toString('latin1', i, nl < 0 ? b.length : nl + 1);
           i = nl < 0 ? b.length : nl + 1;
           this.line += piece;
-          if (this.line.length > 4096) throw new FramingError(502, 'malformed chunked response');
+          if (this.line.length > 4096) throw new FramingError('ERR_INTERNAL', 'malformed chunked response');
           if (nl < 0) break;
           const line = this.line.replace(/\r?\n$/, '');
           this.line = '';
@@ -170,7 +176,7 @@ export class ResponseTracker {
             break;
           }
           const size = parseInt(line.split(';')[0], 16);
-          if (!Number.isFinite(size) || size < 0) throw new FramingError(502, 'malformed chunk size');
+          if (!Number.isFinite(size) || size < 0) throw new FramingError('ERR_INTERNAL', 'malformed chunk size');
           if (size === 0) this.state = R.Trailer;
           else {
             this.remaining = size;

@@ -9,6 +9,7 @@
  * WebSocket upgrades are relayed as raw streams after the 101 response.
  */
 import * as net from 'node:net';
+import { statusText } from './headers.js';
 import { FramingError, ResponseTracker, takeRequests, type FramedRequest } from './http-framing.js';
 
 /** Where uWebSockets.js listens privately. */
@@ -44,10 +45,9 @@ function wantsClose(req: FramedRequest): boolean {
 
 /** Writes a minimal error response (the request never reached the JPIP service). */
 function refuse(sock: net.Socket, e: FramingError): void {
-  const body = `ERR_MALFORMED_REQUEST: ${e.message}\n`;
-  const text = e.status === 431 ? 'Request Header Fields Too Large' : e.status === 413 ? 'Payload Too Large' : e.status === 411 ? 'Length Required' : 'Bad Request';
+  const body = `${e.code}: ${e.message}\n`;
   sock.end(
-    `HTTP/1.1 ${e.status} ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `HTTP/1.1 ${e.status} ${statusText(e.status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
       `Access-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n${body}`,
   );
 }

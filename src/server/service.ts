@@ -19,7 +19,7 @@ import { DEFAULT_SESSION_LIMITS, SessionTable, type Session, type SessionLimits 
 import { ImageRegistry, type OpenImage } from '../packet-index/registry.js';
 import type { ImageRef, ImageSummary, StreamRef } from '../pool/messages.js';
 import type { WorkerPool } from '../pool/pool.js';
-import { corsHeaders, JPP_CONTENT_TYPE } from './headers.js';
+import { corsHeaders, JPP_CONTENT_TYPE, statusText } from './headers.js';
 
 /** A request as the transport hands it over. */
 export interface IncomingRequest {
@@ -60,23 +60,6 @@ export interface ServiceOptions {
   maxResponseBytes?: number;
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  200: 'OK',
-  204: 'No Content',
-  410: 'Gone',
-  400: 'Bad Request',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  413: 'Payload Too Large',
-  415: 'Unsupported Media Type',
-  431: 'Request Header Fields Too Large',
-  500: 'Internal Server Error',
-  501: 'Not Implemented',
-  503: 'Service Unavailable',
-};
-
-/** Status line text for a status code. */
-export const statusText = (status: number): string => STATUS_TEXT[status] ?? 'Error';
 
 type Image = OpenImage<ImageSummary>;
 
