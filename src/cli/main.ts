@@ -73,7 +73,7 @@ async function serve(argv: string[]): Promise<number> {
     log: (e) => log.info(e),
   });
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
-  const examples = listImages(root).slice(0, 5);
+  const examples = listImages(root, 5);
   log.info({ event: 'listening', url: base, root: '.', threads, cacheDir }, 'jpipd listening');
   process.stderr.write(`jpipd serving ${root} on ${base} (${threads} worker threads)\n`);
   for (const rel of examples) {
