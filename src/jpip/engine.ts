@@ -201,6 +201,12 @@ class Walk {
 /** Produces one response. Throws JpipdError for image faults found while indexing (caller maps them). */
 export function serve(target: TargetAccess, req: ServeRequest, model: ModelSnapshot, maxBytes = DEFAULT_MAX_RESPONSE_BYTES): ServeResult {
   const walk = new Walk(model, req.len, maxBytes);
+  // Each codestream's window is planned once, for the data, the JPIP-* report and the EOR reason.
+  const plans = new Map<number, WindowPlan | undefined>();
+  const planOf = (cs: number): WindowPlan | undefined => {
+    if (!plans.has(cs)) plans.set(cs, planWindow(target, req, cs));
+    return plans.get(cs);
+  };
   if (req.len !== 0) {
     // Bin 0 is offered in every response until complete; once it is, skip forming it (it reads a
     // box header per placeholder: one per frame of a movie).
@@ -215,14 +221,14 @@ export function serve(target: TargetAccess, req: ServeRequest, model: ModelSnaps
         for (const p of metadataBinPieces(bin, limit)) if (!walk.offer(BinKind.Metadata, CLASS_METADATA, 0, bin.id, p, target.targetSource)) break;
       }
     }
-    if (!req.metadataOnly) for (const cs of req.codestreams) if (walk.stop === Stop.None) serveCodestream(walk, target, req, cs);
+    if (!req.metadataOnly) for (const cs of req.codestreams) if (walk.stop === Stop.None) serveCodestream(walk, target, req, cs, planOf(cs));
   }
   // The window reported in JPIP-fsiz/roff/rsiz is the first requested codestream's.
-  const served = req.codestreams.length > 0 ? planWindow(target, req, req.codestreams[0])?.served : undefined;
+  const served = req.codestreams.length > 0 ? planOf(req.codestreams[0])?.served : undefined;
   let eor = EOR_WINDOW_DONE;
   if (walk.stop === Stop.Budget || req.len === 0) eor = EOR_BYTE_LIMIT;
   else if (walk.stop === Stop.ServerLimit) eor = EOR_RESPONSE_LIMIT;
-  else if (coversTarget(target, req)) eor = EOR_IMAGE_DONE;
+  else if (coversTarget(target, req, planOf)) eor = EOR_IMAGE_DONE;
   walk.out.eor(eor);
   return { body: walk.out.finish(), eor, delta: walk.delta, served, messages: walk.out.messages, dataBytes: walk.out.dataBytes };
 }
@@ -254,11 +260,11 @@ function requestedBins(layout: TargetLayout, mr: MetaReq): Array<{ bin: Metadata
  * the full frame at full resolution, every component and every layer. Once such a window is done,
  * everything of the target has been sent.
  */
-function coversTarget(target: TargetAccess, req: ServeRequest): boolean {
+function coversTarget(target: TargetAccess, req: ServeRequest, planOf: (cs: number) => WindowPlan | undefined): boolean {
   const n = target.codestreamCount;
   if (!req.window || req.metadataOnly || req.codestreams.length !== n) return false;
   for (const cs of req.codestreams) {
-    const plan = planWindow(target, req, cs);
+    const plan = planOf(cs);
     if (!plan || plan.frameD !== 0) return false;
     const { region, served } = plan;
     if (region.x0 !== 0 || region.y0 !== 0 || region.x1 !== served.fsiz[0] || region.y1 !== served.fsiz[1]) return false;
@@ -269,8 +275,16 @@ function coversTarget(target: TargetAccess, req: ServeRequest): boolean {
   return true;
 }
 
+/** A request's window on one codestream: what is served, at which level, and how it is ordered. */
+interface WindowPlan {
+  served: ServedWindow;
+  frameD: number;
+  region: Rect;
+  pastEdge: boolean;
+}
+
 /** The frame and region a request selects on codestream `cs`, and what to report about them. */
-function planWindow(target: TargetAccess, req: ServeRequest, cs: number): { served: ServedWindow; frameD: number; region: Rect; pastEdge: boolean } | undefined {
+function planWindow(target: TargetAccess, req: ServeRequest, cs: number): WindowPlan | undefined {
   const w = req.window;
   if (!w) return undefined;
   const layout = target.codestream(cs);
@@ -292,10 +306,9 @@ function planWindow(target: TargetAccess, req: ServeRequest, cs: number): { serv
 }
 
 /** Headers and window precincts of one codestream. */
-function serveCodestream(walk: Walk, target: TargetAccess, req: ServeRequest, cs: number): void {
+function serveCodestream(walk: Walk, target: TargetAccess, req: ServeRequest, cs: number, plan: WindowPlan | undefined): void {
   const layout = target.codestream(cs);
   const src = new BlockReader(target.codestreamSource(cs));
-  const plan = planWindow(target, req, cs);
   const siz = layout.siz;
   for (const p of mainHeaderPieces(layout)) if (!walk.offer(BinKind.MainHeader, CLASS_MAIN_HEADER, cs, 0, p, src)) return;
   if (!plan) {
