@@ -22,34 +22,11 @@ import { planMovie, writeMovie } from '../../src/movie/build-movie.js';
 import { inspectFrame } from '../../src/movie/frames.js';
 import { decodeJ2k } from '../helpers/openjpeg.js';
 import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
+import { walk } from '../helpers/box-walk.js';
 
 const NAMES = ['aia_0001.jp2', 'aia_0002.jp2', 'aia_0003.jp2'];
 /** Date order of the fixtures (DATE-OBS 00:02, DATE_OBS 00:00, T_OBS 00:01). */
 const BY_DATE = ['aia_0002.jp2', 'aia_0003.jp2', 'aia_0001.jp2'];
-
-interface Box {
-  type: string;
-  at: number;
-  body: number;
-  end: number;
-}
-
-/** An independent box walker (LBox, LBox = 1 + XLBox, LBox = 0). */
-function walk(bytes: Uint8Array, start = 0, end = bytes.length): Box[] {
-  const out: Box[] = [];
-  for (let p = start; p < end; ) {
-    const dv = new DataView(bytes.buffer, bytes.byteOffset + p);
-    let len = dv.getUint32(0);
-    let hl = 8;
-    if (len === 1) {
-      len = Number(dv.getBigUint64(8));
-      hl = 16;
-    } else if (len === 0) len = end - p;
-    out.push({ type: Buffer.from(bytes.subarray(p + 4, p + 8)).toString('latin1'), at: p, body: p + hl, end: p + len });
-    p += len;
-  }
-  return out;
-}
 
 const u32 = (b: Uint8Array, p: number): number => new DataView(b.buffer, b.byteOffset).getUint32(p);
 const read = (p: string): Uint8Array => new Uint8Array(fs.readFileSync(p));

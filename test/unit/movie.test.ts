@@ -22,6 +22,7 @@ import { listBoxes } from '../../src/j2k/boxes.js';
 import type { BoxRef } from '../../src/j2k/types.js';
 import { movieFeatures, planMovie, writeMovie, type MovieMode } from '../../src/movie/build-movie.js';
 import { checkSameGeometry, findDate, globSegment, inspectFrame, parseIsoDate, sortFrames, type MovieFrame } from '../../src/movie/frames.js';
+import { walk } from '../helpers/box-walk.js';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures');
 const MOVIE_FRAMES = ['aia_0001.jp2', 'aia_0002.jp2', 'aia_0003.jp2'].map((n) => `movie-frames/${n}`);
@@ -29,24 +30,6 @@ const MOVIE_FRAMES = ['aia_0001.jp2', 'aia_0002.jp2', 'aia_0003.jp2'].map((n) =>
 const fixture = (name: string): Uint8Array => new Uint8Array(fs.readFileSync(path.join(FIXTURES, name)));
 const ascii = (b: Uint8Array): string => Buffer.from(b).toString('latin1');
 
-/** An independent top-level box walker (no code shared with src/j2k): [type, payload start, payload end]. */
-function walk(bytes: Uint8Array, start = 0, end = bytes.length): Array<{ type: string; at: number; body: number; end: number }> {
-  const out = [];
-  let p = start;
-  while (p < end) {
-    const dv = new DataView(bytes.buffer, bytes.byteOffset + p);
-    let len = dv.getUint32(0);
-    let hl = 8;
-    if (len === 1) {
-      len = Number(dv.getBigUint64(8));
-      hl = 16;
-    } else if (len === 0) len = end - p;
-    out.push({ type: ascii(bytes.subarray(p + 4, p + 8)), at: p, body: p + hl, end: p + len });
-    p += len;
-  }
-  assert.equal(p, end, 'boxes fill the range exactly');
-  return out;
-}
 
 /** The payload of the first top-level box of a type. */
 function payloadOf(bytes: Uint8Array, type: string): Uint8Array {
