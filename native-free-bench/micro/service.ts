@@ -7,7 +7,7 @@
  *          [--clients 4] [--seconds 5]
  */
 import { createHarness } from '../../src/server/server.js';
-import type { IncomingRequest, JpipService, OutgoingResponse } from '../../src/server/service.js';
+import { collect, type IncomingRequest, type JpipService, type Reply } from '../../src/server/service.js';
 import { cliArgs } from '../loadgen.js';
 import { planSession, prng, type ScenarioOptions } from '../lib/scenarios.js';
 import { query } from '../lib/http-client.js';
@@ -22,7 +22,7 @@ const seconds = Number(a.get('seconds') ?? 5);
 const get = (path: string, q: string): IncomingRequest => ({ method: 'GET', path, query: q });
 
 /** The EOR reason at the end of a response body. */
-function eorOf(r: OutgoingResponse): number | undefined {
+function eorOf(r: Reply): number | undefined {
   const b = r.body;
   return b.length >= 3 && b[b.length - 3] === 0 && b[b.length - 1] === 0 ? b[b.length - 2] : undefined;
 }
@@ -30,15 +30,15 @@ function eorOf(r: OutgoingResponse): number | undefined {
 /** One session of a scenario through service.handle(); returns [responses, bytes, latencies]. */
 async function session(service: JpipService, o: ScenarioOptions, len: number, rand: () => number, lat: number[]): Promise<[number, number]> {
   const plan = planSession(o, rand);
-  const timed = async (req: IncomingRequest): Promise<OutgoingResponse> => {
+  const timed = async (req: IncomingRequest): Promise<Reply> => {
     const t = process.hrtime.bigint();
-    const r = await service.handle(req);
+    const r = await collect(service.handle(req));
     lat.push(Number(process.hrtime.bigint() - t) / 1e6);
     if (r.status !== 200) throw new Error(`status ${r.status}: ${new TextDecoder().decode(r.body)}`);
     return r;
   };
   const opened = await timed(get(`/${plan.target}`, query({ cnew: 'http', type: 'jpp-stream', tid: 0, len: 512 })));
-  const cnew = opened.headers.find(([k]) => k.toLowerCase() === 'jpip-cnew')?.[1] ?? '';
+  const cnew = opened.headers.find(([k]: [string, string]) => k.toLowerCase() === 'jpip-cnew')?.[1] ?? '';
   const cid = /cid=([^,]+)/.exec(cnew)?.[1];
   if (!cid) throw new Error('no channel');
   let n = 1;

@@ -10,7 +10,7 @@
  * Reading is strict: unknown classes, indicator 0, elided class/codestream without a previous
  * message, and lengths beyond MAX_MESSAGE_LENGTH are errors with stable `JppError` codes.
  */
-import { readVbas, vbasLength, writeVbas, VBAS_MAX } from './vbas.js';
+import { putVbas, readVbas, vbasLength, writeVbas, VBAS_MAX } from './vbas.js';
 
 /** Precinct data-bin class (15444-9 A.2.2, Table A.2). */
 export const CLASS_PRECINCT = 0;
@@ -108,8 +108,12 @@ export function isKnownClass(cls: number): boolean {
 
 /** Continuation bytes after the first Bin-ID byte in the minimal form of `id` (nibble, then 7-bit groups). */
 function binIdExtraBytes(id: number): number {
-  let k = 0;
-  let v = id;
+  if (id < 16) return 0;
+  if (id < 0x800) return 1;
+  if (id < 0x40000) return 2;
+  // id ≥ 16·128², so at least three 7-bit groups follow the nibble.
+  let k = 3;
+  let v = Math.floor(id / 0x200000);
   while (v >= 16) {
     v = Math.floor(v / 128);
     k++;
@@ -124,8 +128,7 @@ export function headerIndicator(h: ClassState, prev: ClassState | null): 1 | 2 |
 }
 
 function checkHeader(h: MessageHeader): void {
-  const ints = [h.id, h.cls, h.codestream, h.offset, h.length];
-  for (const v of ints) {
+  for (const v of [h.id, h.cls, h.codestream, h.offset, h.length]) {
     if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`JPP header field out of range: ${v}`);
   }
   if (!isKnownClass(h.cls)) throw new RangeError(`JPP data-bin class ${h.cls} is not defined`);
@@ -133,6 +136,57 @@ function checkHeader(h: MessageHeader): void {
   if (h.cls % 2 === 1 && (h.aux === undefined || !Number.isSafeInteger(h.aux) || h.aux < 0)) {
     throw new RangeError(`JPP class ${h.cls} needs a non-negative Aux`);
   }
+}
+
+/** Previous class value meaning "no message before this one in the response" (forces indicator 3). */
+export const NO_PREVIOUS = -1;
+
+/**
+ * Hot-path header size (15444-9 A.2.1) for an even class (no Aux): `prevCls`/`prevCs` describe the
+ * previous message of the response (`prevCls` = NO_PREVIOUS for the first). No checks: the caller
+ * guarantees non-negative safe integers (the response writer's values come from the index).
+ */
+export function binHeaderLength(cls: number, codestream: number, id: number, offset: number, length: number, prevCls: number, prevCs: number): number {
+  let n = 1 + binIdExtraBytes(id) + vbasLength(offset) + vbasLength(length);
+  if (prevCls < 0 || prevCs !== codestream) n += vbasLength(cls) + vbasLength(codestream);
+  else if (prevCls !== cls) n += vbasLength(cls);
+  return n;
+}
+
+/**
+ * Hot-path header writer for an even class (no Aux), same bytes as writeMessageHeader: the shortest
+ * indicator allowed after (prevCls, prevCs). Returns the position after the header. No checks.
+ */
+export function putBinHeader(out: Uint8Array, pos: number, cls: number, codestream: number, id: number, offset: number, length: number, complete: boolean, prevCls: number, prevCs: number): number {
+  const ind = prevCls < 0 || prevCs !== codestream ? 3 : prevCls !== cls ? 2 : 1;
+  const flags = (ind << 5) | (complete ? 0x10 : 0);
+  let p: number;
+  if (id < 16) {
+    out[pos] = flags | id;
+    p = pos + 1;
+  } else if (id < 0x800) {
+    out[pos] = 0x80 | flags | (id >>> 7);
+    out[pos + 1] = id & 0x7f;
+    p = pos + 2;
+  } else if (id < 0x40000) {
+    out[pos] = 0x80 | flags | (id >>> 14);
+    out[pos + 1] = 0x80 | ((id >>> 7) & 0x7f);
+    out[pos + 2] = id & 0x7f;
+    p = pos + 3;
+  } else {
+    const extra = binIdExtraBytes(id);
+    let v = id;
+    for (let i = extra; i >= 1; i--) {
+      out[pos + i] = (v % 128) | (i === extra ? 0 : 0x80);
+      v = Math.floor(v / 128);
+    }
+    out[pos] = 0x80 | flags | v;
+    p = pos + 1 + extra;
+  }
+  if (ind >= 2) p = putVbas(out, p, cls);
+  if (ind === 3) p = putVbas(out, p, codestream);
+  p = putVbas(out, p, offset);
+  return putVbas(out, p, length);
 }
 
 /** Header bytes `writeMessageHeader` writes for `h` after `prev` (null = first message of a response). */
@@ -154,6 +208,7 @@ export function messageHeaderLength(h: MessageHeader, prev: ClassState | null): 
  */
 export function writeMessageHeader(out: Uint8Array, pos: number, h: MessageHeader, prev: ClassState | null): number {
   checkHeader(h);
+  if (h.cls % 2 === 0) return putBinHeader(out, pos, h.cls, h.codestream, h.id, h.offset, h.length, h.complete, prev ? prev.cls : NO_PREVIOUS, prev ? prev.codestream : 0);
   const ind = headerIndicator(h, prev);
   const extra = binIdExtraBytes(h.id);
   let v = h.id;
@@ -167,8 +222,7 @@ export function writeMessageHeader(out: Uint8Array, pos: number, h: MessageHeade
   if (ind === 3) p = writeVbas(out, p, h.codestream);
   p = writeVbas(out, p, h.offset);
   p = writeVbas(out, p, h.length);
-  if (h.cls % 2 === 1) p = writeVbas(out, p, h.aux as number);
-  return p;
+  return writeVbas(out, p, h.aux as number);
 }
 
 /** Writes a body-less EOR message (`00 reason 00`, 15444-9 D.3) at `pos`; returns the position after it. */

@@ -10,6 +10,11 @@ export interface ByteSource {
   readonly size: number;
   /** Exactly `length` bytes at `offset`; throws ERR_IMAGE_CORRUPT if the range leaves the source. */
   read(offset: number, length: number): Uint8Array;
+  /**
+   * Copies exactly `length` bytes at `offset` into `dest[at, at+length)` (a file is read straight into
+   * `dest`: the bytes enter user space once). Throws like `read`.
+   */
+  readInto(dest: Uint8Array, at: number, offset: number, length: number): void;
 }
 
 /** Throws ERR_IMAGE_CORRUPT unless [offset, offset+length) lies inside [0, size). */
@@ -28,6 +33,10 @@ export class BufferSource implements ByteSource {
   read(offset: number, length: number): Uint8Array {
     checkRange(this.size, offset, length);
     return this.bytes.subarray(offset, offset + length);
+  }
+  readInto(dest: Uint8Array, at: number, offset: number, length: number): void {
+    checkRange(this.size, offset, length);
+    dest.set(this.bytes.subarray(offset, offset + length), at);
   }
 }
 

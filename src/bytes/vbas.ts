@@ -11,8 +11,11 @@ export const VBAS_MAX_BYTES = 8;
 
 /** Number of bytes the minimal VBAS form of `value` takes. */
 export function vbasLength(value: number): number {
-  let n = 1;
-  let v = value;
+  if (value < 0x80) return 1;
+  if (value < 0x4000) return 2;
+  if (value < 0x200000) return 3;
+  let n = 4;
+  let v = Math.floor(value / 0x200000);
   while (v >= 128) {
     v = Math.floor(v / 128);
     n++;
@@ -23,6 +26,35 @@ export function vbasLength(value: number): number {
 /** Writes the minimal VBAS form of `value` at `pos`; returns the position after it. */
 export function writeVbas(out: Uint8Array, pos: number, value: number): number {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`VBAS value out of range: ${value}`);
+  const n = vbasLength(value);
+  let v = value;
+  for (let i = n - 1; i >= 0; i--) {
+    out[pos + i] = (v % 128) | (i === n - 1 ? 0 : 0x80);
+    v = Math.floor(v / 128);
+  }
+  return pos + n;
+}
+
+/**
+ * Hot-path writeVbas without the range check, for values the caller knows are safe non-negative
+ * integers (the response writer's offsets and lengths). Same bytes as writeVbas.
+ */
+export function putVbas(out: Uint8Array, pos: number, value: number): number {
+  if (value < 0x80) {
+    out[pos] = value;
+    return pos + 1;
+  }
+  if (value < 0x4000) {
+    out[pos] = 0x80 | (value >>> 7);
+    out[pos + 1] = value & 0x7f;
+    return pos + 2;
+  }
+  if (value < 0x200000) {
+    out[pos] = 0x80 | (value >>> 14);
+    out[pos + 1] = 0x80 | ((value >>> 7) & 0x7f);
+    out[pos + 2] = value & 0x7f;
+    return pos + 3;
+  }
   const n = vbasLength(value);
   let v = value;
   for (let i = n - 1; i >= 0; i--) {

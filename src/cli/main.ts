@@ -12,9 +12,9 @@ import { movieCommand } from './movie-command.js';
 import { startServer } from '../server/server.js';
 
 const USAGE = `usage:
-  jpipd serve --root DIR [--host 127.0.0.1] [--port 8090] [--threads N] [--cache-dir DIR]
-              [--index-budget-mb 512] [--session-idle-s 300] [--keep-alive-s 120] [--direct-uws]
-              [--log-level info]
+  jpipd serve --root DIR [--host 127.0.0.1] [--port 8090] [--threads N] [--min-threads 1]
+              [--pool-threads N] [--cache-dir DIR] [--index-budget-mb 512] [--session-idle-s 300]
+              [--keep-alive-s 10] [--log-level info]
   jpipd index DIR [--cache-dir DIR]
   jpipd movie --out MOVIE.jpx [--sort name|date] [--absolute | --embed] [--force] FRAME|FOLDER|GLOB...
   jpipd help`;
@@ -39,12 +39,13 @@ async function serve(argv: string[]): Promise<number> {
     host: 'value',
     port: 'value',
     threads: 'value',
+    'min-threads': 'value',
+    'pool-threads': 'value',
     'cache-dir': 'value',
     'index-budget-mb': 'value',
     'session-idle-s': 'value',
     'log-level': 'value',
     'keep-alive-s': 'value',
-    'direct-uws': 'flag',
   });
   if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
   const rootArg = stringOption(args, 'root');
@@ -52,11 +53,13 @@ async function serve(argv: string[]): Promise<number> {
   const root = existingDir(rootArg, '--root');
   const host = stringOption(args, 'host', '127.0.0.1');
   const port = intOption(args, 'port', 8090, 0, 65535);
-  const threads = intOption(args, 'threads', Math.max(2, os.availableParallelism()), 1, 256);
+  const threads = intOption(args, 'threads', os.availableParallelism(), 1, 256);
+  const minThreads = intOption(args, 'min-threads', 1, 1, threads);
+  const poolThreads = intOption(args, 'pool-threads', Math.max(1, Math.floor(os.availableParallelism() / 2)), 1, 256);
   const cacheDir = path.resolve(stringOption(args, 'cache-dir', defaultCacheDir()));
   const budget = intOption(args, 'index-budget-mb', 512, 1, 1 << 20) * 1024 * 1024;
   const idle = intOption(args, 'session-idle-s', 300, 1, 86400);
-  const keepAlive = intOption(args, 'keep-alive-s', 120, 1, 86400);
+  const keepAlive = intOption(args, 'keep-alive-s', 10, 10, 86400);
   const level = stringOption(args, 'log-level', 'info');
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw new UsageError('--log-level must be one of fatal, error, warn, info, debug, trace, silent');
   const log = pino({ level, base: undefined });
@@ -65,17 +68,18 @@ async function serve(argv: string[]): Promise<number> {
     host,
     port,
     threads,
+    minThreads,
+    poolThreads,
     cacheDir,
     indexBudgetBytes: budget,
     sessionIdleMs: idle * 1000,
     keepAliveMs: keepAlive * 1000,
-    sequencer: !args.options.has('direct-uws'),
     log: (e) => log.info(e),
   });
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
   const examples = listImages(root, 5);
   log.info({ event: 'listening', url: base, root: '.', threads, cacheDir }, 'jpipd listening');
-  process.stderr.write(`jpipd serving ${root} on ${base} (${threads} worker threads)\n`);
+  process.stderr.write(`jpipd serving ${root} on ${base} (up to ${threads} front-end threads)\n`);
   for (const rel of examples) {
     process.stderr.write(`  try: curl -s '${base}/${rel}?cnew=http&type=jpp-stream&fsiz=256,256,round-down&len=65536' -D - -o /dev/null\n`);
   }

@@ -20,13 +20,23 @@ export class FileSource implements ByteSource {
     checkRange(this.size, offset, length);
     if (length > MAX_READ) throw new JpipdError('ERR_IMAGE_LIMIT', `a single read of ${length} bytes exceeds the limit`);
     const out = Buffer.allocUnsafe(length);
+    this.fill(out, 0, offset, length);
+    return new Uint8Array(out.buffer, out.byteOffset, length);
+  }
+
+  readInto(dest: Uint8Array, at: number, offset: number, length: number): void {
+    checkRange(this.size, offset, length);
+    this.fill(dest, at, offset, length);
+  }
+
+  /** pread(2) until `length` bytes are in `dest[at..)`; a short file is ERR_IO (it shrank after indexing). */
+  private fill(dest: Uint8Array, at: number, offset: number, length: number): void {
     let done = 0;
     while (done < length) {
-      const n = fs.readSync(this.fd, out, done, length - done, offset + done);
+      const n = fs.readSync(this.fd, dest, at + done, length - done, offset + done);
       if (n === 0) throw new JpipdError('ERR_IO', 'the image is shorter than when it was indexed');
       done += n;
     }
-    return new Uint8Array(out.buffer, out.byteOffset, length);
   }
 }
 

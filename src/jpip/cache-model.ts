@@ -1,7 +1,14 @@
 /**
  * The server's model of a client's cache (15444-9 C.9, notes §7): per data-bin, how many leading
- * bytes the client holds, or COMPLETE. One model per session, shared by the session's channels.
- * Statements from the `model` field are absolute ("the client holds N bytes"), never additive.
+ * bytes the client holds, or COMPLETE. One model per session, shared by the session's channels and
+ * kept by the thread that owns the session, which reads and updates it in place while it writes a
+ * response: nothing is snapshotted or copied per request, so a request costs the same however long
+ * its session has run.
+ *
+ * Storage is dense, like esajpip's per-codestream vectors, but paged: a bin id indexes a page of 256
+ * Float64 holdings allocated on first write, so memory follows the bins a client touched (a 1024²
+ * view of a 4096² frame touches one page per codestream) and an idle session costs a few hundred
+ * bytes. Statements from the `model` field are absolute ("the client holds N bytes"), never additive.
  */
 import { JpipdError } from '../errors.js';
 import type { ModelItem } from './model-field.js';
@@ -9,23 +16,7 @@ import type { ModelItem } from './model-field.js';
 /** Sentinel for "the client holds the whole data-bin". */
 export const COMPLETE = -1;
 
-/** Cache state of one codestream's data-bins. */
-export interface StreamModel {
-  /** Main header bin (class 6): bytes held or COMPLETE. */
-  main: number;
-  /** Tile header bins (class 2) by tile index. */
-  tiles: Map<number, number>;
-  /** Precinct bins (class 0) by in-class id. */
-  precincts: Map<number, number>;
-}
-
-/** What a worker needs of the model to plan one response: metadata bins and the requested codestreams. */
-export interface ModelSnapshot {
-  meta: Map<number, number>;
-  streams: Map<number, StreamModel>;
-}
-
-/** Bin kinds in a model delta, numbered as the JPP classes they describe (15444-9 A.2.2). */
+/** Bin kinds, numbered as the JPP classes they describe (15444-9 A.2.2). */
 export const enum BinKind {
   Precinct = 0,
   TileHeader = 2,
@@ -33,36 +24,119 @@ export const enum BinKind {
   Metadata = 8,
 }
 
-/** One change a response made to the model: bin (kind, codestream, id) now held up to `held` (or COMPLETE). */
-export type ModelDelta = [kind: BinKind, codestream: number, id: number, held: number];
+/** log2 of the holdings per page. */
+const PAGE_BITS = 8;
+/** Holdings per page (2 KiB of Float64). */
+export const PAGE_SIZE = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE_SIZE - 1;
+/** Ids below this use the dense page array; larger ids (rare: huge tiled images) use a page map. */
+const DENSE_IDS = 1 << 20;
 
 /**
- * A delta packed for the trip between threads: four Float64 values per entry (kind, codestream,
- * id, held), transferred rather than structured-cloned as hundreds of small arrays.
+ * Bytes held per data-bin id of one kind: 0 (nothing), a byte count, or COMPLETE. Pages of
+ * PAGE_SIZE Float64 values are allocated on first write; reading an absent page gives 0.
  */
-export function packDelta(delta: readonly ModelDelta[]): Float64Array {
-  const out = new Float64Array(delta.length * 4);
-  delta.forEach((d, i) => out.set(d, i * 4));
-  return out;
+export class Holdings {
+  private readonly pages: Array<Float64Array | undefined> = [];
+  private far: Map<number, Float64Array> | undefined;
+  /** Bins with a non-zero holding. */
+  count = 0;
+
+  /** Bytes held of bin `id` (0 when never recorded). */
+  get(id: number): number {
+    if (id < DENSE_IDS) {
+      const page = this.pages[id >>> PAGE_BITS];
+      return page === undefined ? 0 : page[id & PAGE_MASK];
+    }
+    const page = this.far?.get(Math.floor(id / PAGE_SIZE));
+    return page === undefined ? 0 : page[id % PAGE_SIZE];
+  }
+
+  /** True when bin `id` has a non-zero holding. */
+  has(id: number): boolean {
+    return this.get(id) !== 0;
+  }
+
+  /** Sets the holding of bin `id`; returns +1 when a bin became non-zero, -1 when it became 0, else 0. */
+  set(id: number, held: number): number {
+    let page: Float64Array | undefined;
+    let at: number;
+    if (id < DENSE_IDS) {
+      const p = id >>> PAGE_BITS;
+      page = this.pages[p];
+      if (page === undefined) {
+        if (held === 0) return 0;
+        // Fill holes up to p so the array stays packed (V8 keeps packed arrays in fast elements).
+        while (this.pages.length < p) this.pages.push(undefined);
+        page = new Float64Array(PAGE_SIZE);
+        this.pages[p] = page;
+      }
+      at = id & PAGE_MASK;
+    } else {
+      const p = Math.floor(id / PAGE_SIZE);
+      this.far ??= new Map();
+      page = this.far.get(p);
+      if (page === undefined) {
+        if (held === 0) return 0;
+        page = new Float64Array(PAGE_SIZE);
+        this.far.set(p, page);
+      }
+      at = id % PAGE_SIZE;
+    }
+    const before = page[at];
+    page[at] = held;
+    const delta = (held === 0 ? 0 : 1) - (before === 0 ? 0 : 1);
+    this.count += delta;
+    return delta;
+  }
+
+  /** Every non-zero holding as [id, held], in id order of the dense part (tests, diagnostics). */
+  *entries(): IterableIterator<[number, number]> {
+    for (let p = 0; p < this.pages.length; p++) {
+      const page = this.pages[p];
+      if (page) for (let i = 0; i < PAGE_SIZE; i++) if (page[i] !== 0) yield [p * PAGE_SIZE + i, page[i]];
+    }
+    if (this.far) {
+      for (const [p, page] of [...this.far].sort((a, b) => a[0] - b[0])) {
+        for (let i = 0; i < PAGE_SIZE; i++) if (page[i] !== 0) yield [p * PAGE_SIZE + i, page[i]];
+      }
+    }
+  }
+
+  /** Bytes of memory the pages take. */
+  get byteLength(): number {
+    let n = 0;
+    for (const page of this.pages) if (page) n += page.byteLength;
+    for (const page of this.far?.values() ?? []) n += page.byteLength;
+    return n;
+  }
 }
+
+/** Cache state of one codestream's data-bins. */
+export class StreamModel {
+  /** Main header bin (class 6): bytes held or COMPLETE. */
+  main = 0;
+  /** Tile header bins (class 2) by tile index. */
+  readonly tiles = new Holdings();
+  /** Precinct bins (class 0) by in-class id. */
+  readonly precincts = new Holdings();
+}
+
+/** One change a response made to the model: bin (kind, codestream, id) now held up to `held` (or COMPLETE). */
+export type ModelDelta = [kind: BinKind, codestream: number, id: number, held: number];
 
 /** Default bound on model entries of one session (every entry is one data-bin). */
 export const DEFAULT_MAX_MODEL_ENTRIES = 4_000_000;
 
 /** Returns the larger holding, treating COMPLETE as infinite. */
-function merge(a: number | undefined, b: number): number {
+function merge(a: number, b: number): number {
   if (a === COMPLETE || b === COMPLETE) return COMPLETE;
-  return Math.max(a ?? 0, b);
-}
-
-/** Bytes held of a bin in a map (0 when absent). */
-export function heldIn(map: Map<number, number>, id: number): number {
-  return map.get(id) ?? 0;
+  return Math.max(a, b);
 }
 
 /** A session's cache model. */
 export class CacheModel {
-  readonly meta = new Map<number, number>();
+  readonly meta = new Holdings();
   readonly streams = new Map<number, StreamModel>();
   private entries = 0;
 
@@ -72,7 +146,7 @@ export class CacheModel {
   stream(cs: number): StreamModel {
     let s = this.streams.get(cs);
     if (!s) {
-      s = { main: 0, tiles: new Map(), precincts: new Map() };
+      s = new StreamModel();
       this.streams.set(cs, s);
     }
     return s;
@@ -83,43 +157,49 @@ export class CacheModel {
     return this.entries;
   }
 
-  private setIn(map: Map<number, number>, id: number, held: number): void {
-    if (!map.has(id)) {
-      if (this.entries >= this.maxEntries) throw new JpipdError('ERR_BUSY', 'session cache model is full');
-      this.entries++;
+  /** Bytes held of a bin (0 when unknown). */
+  held(kind: BinKind, cs: number, id: number): number {
+    if (kind === BinKind.Metadata) return this.meta.get(id);
+    const s = this.streams.get(cs);
+    if (!s) return 0;
+    if (kind === BinKind.MainHeader) return s.main;
+    return (kind === BinKind.TileHeader ? s.tiles : s.precincts).get(id);
+  }
+
+  /**
+   * Sets the holding of a bin exactly (the response writer's updates, and their undo). Throws
+   * ERR_BUSY when the session would exceed its entry bound.
+   */
+  set(kind: BinKind, cs: number, id: number, held: number): void {
+    if (kind === BinKind.MainHeader) {
+      this.stream(cs).main = held;
+      return;
     }
-    map.set(id, held);
+    const h = kind === BinKind.Metadata ? this.meta : kind === BinKind.TileHeader ? this.stream(cs).tiles : this.stream(cs).precincts;
+    if (held !== 0 && h.get(id) === 0 && this.entries >= this.maxEntries) throw new JpipdError('ERR_BUSY', 'session cache model is full');
+    this.entries += h.set(id, held);
+  }
+
+  /** set() for a Holdings of this model already looked up (the precinct walk's hot path). */
+  setIn(h: Holdings, id: number, held: number): void {
+    if (held !== 0 && this.entries >= this.maxEntries && h.get(id) === 0) throw new JpipdError('ERR_BUSY', 'session cache model is full');
+    this.entries += h.set(id, held);
   }
 
   /** Records that the client now holds `held` bytes (or COMPLETE) of a bin; never lowers a holding. */
   record(kind: BinKind, cs: number, id: number, held: number): void {
-    if (kind === BinKind.Metadata) return this.setIn(this.meta, id, merge(this.meta.get(id), held));
-    const s = this.stream(cs);
-    if (kind === BinKind.MainHeader) s.main = merge(s.main, held);
-    else if (kind === BinKind.TileHeader) this.setIn(s.tiles, id, merge(s.tiles.get(id), held));
-    else this.setIn(s.precincts, id, merge(s.precincts.get(id), held));
+    this.set(kind, cs, id, merge(this.held(kind, cs, id), held));
   }
 
   /** Forgets a bin (a subtractive model statement: the client dropped it). */
   forget(kind: BinKind, cs: number, id: number): void {
-    const drop = (map: Map<number, number>): void => {
-      if (map.delete(id)) this.entries--;
-    };
-    if (kind === BinKind.Metadata) return drop(this.meta);
-    const s = this.streams.get(cs);
-    if (!s) return;
-    if (kind === BinKind.MainHeader) s.main = 0;
-    else drop(kind === BinKind.TileHeader ? s.tiles : s.precincts);
+    if (kind !== BinKind.Metadata && !this.streams.has(cs)) return;
+    this.set(kind, cs, id, 0);
   }
 
-  /** Applies a response's delta (what was handed to the socket). */
+  /** Applies changes reported as deltas (tests and tools: the writer updates the model itself). */
   applyDelta(delta: readonly ModelDelta[]): void {
     for (const [kind, cs, id, held] of delta) this.record(kind, cs, id, held);
-  }
-
-  /** Applies a delta packed by packDelta. */
-  applyPackedDelta(packed: Float64Array): void {
-    for (let i = 0; i + 3 < packed.length; i += 4) this.record(packed[i] as BinKind, packed[i + 1], packed[i + 2], packed[i + 3]);
   }
 
   /**
@@ -141,13 +221,10 @@ export class CacheModel {
     }
   }
 
-  /** The parts of the model a response about `codestreams` needs (Maps are structured-cloned to the worker). */
-  snapshot(codestreams: readonly number[]): ModelSnapshot {
-    const streams = new Map<number, StreamModel>();
-    for (const cs of codestreams) {
-      const s = this.streams.get(cs);
-      if (s) streams.set(cs, s);
-    }
-    return { meta: this.meta, streams };
+  /** Bytes of memory the model's pages take (for the per-session memory figure). */
+  get byteLength(): number {
+    let n = this.meta.byteLength;
+    for (const s of this.streams.values()) n += s.tiles.byteLength + s.precincts.byteLength;
+    return n;
   }
 }

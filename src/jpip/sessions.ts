@@ -1,46 +1,45 @@
 /**
  * Sessions and channels (15444-9 C.3, notes §7.2–7.3): a channel is named by a random, unguessable
  * cid and belongs to one session; a session holds the target, the cache model shared by its
- * channels, and a queue that runs its requests one at a time in arrival order. Channels are
- * independent of TCP connections. Idle sessions expire. No HTTP and no threads here.
+ * channels, and runs its requests one at a time in arrival order: a request that finds the session
+ * busy (a response still being produced) or with requests already waiting joins its FIFO. Channels
+ * are independent of TCP connections. Idle sessions expire. No HTTP and no threads here.
  */
 import { randomBytes } from 'node:crypto';
 import { JpipdError } from '../errors.js';
 import { CacheModel } from './cache-model.js';
 
-/** Runs async jobs one after another. */
-export class SerialQueue {
-  private tail: Promise<unknown> = Promise.resolve();
-  private pending = 0;
-
-  /** Jobs queued or running. */
-  get size(): number {
-    return this.pending;
-  }
-
-  /** Runs `job` after every job queued before it has settled. */
-  run<T>(job: () => Promise<T>): Promise<T> {
-    this.pending++;
-    const next = this.tail.then(job, job);
-    this.tail = next.then(
-      () => this.pending--,
-      () => this.pending--,
-    );
-    return next;
-  }
-}
-
 /** One session: a target opened for a client, with its cache model. */
 export class Session<TImage> {
   readonly channels = new Set<string>();
   readonly model = new CacheModel();
-  readonly queue = new SerialQueue();
+  /** Images this session has used besides its target (linked frames); released with the session. */
+  readonly uses = new Set<TImage>();
+  /** A response of this session is being produced (its later pieces are still to come). */
+  busy = false;
+  /** Requests waiting for their turn, oldest first. */
+  readonly waiting: Array<() => void> = [];
   lastActive = Date.now();
   closed = false;
   constructor(
     readonly id: string,
     readonly image: TImage,
   ) {}
+
+  /** True when a request arriving now may run at once (nothing running, nobody waiting). */
+  get free(): boolean {
+    return !this.busy && this.waiting.length === 0;
+  }
+
+  /** Hands the session to the next waiting request (which then holds it: busy), if it is free. */
+  wake(): void {
+    if (this.busy || this.closed) return;
+    const next = this.waiting.shift();
+    if (next) {
+      this.busy = true;
+      next();
+    }
+  }
 }
 
 /** Limits of the session table. */
@@ -55,12 +54,21 @@ export interface SessionLimits {
 /** Default limits: generous for archives, bounded against exhaustion. */
 export const DEFAULT_SESSION_LIMITS: SessionLimits = { maxSessions: 10_000, maxChannelsPerSession: 32, idleMs: 300_000, maxQueuedPerSession: 64 };
 
-/** A new channel id: 128 random bits in hex (URL-safe, no ',' or '='; notes §2.2). */
-export function newChannelId(): string {
-  return randomBytes(16).toString('hex');
+/**
+ * A new channel id: 32 hex digits, URL-safe, no ',' or '=' (notes §2.2). The first two name the
+ * front-end thread that owns the session (`owner`, 0–255), so any thread can route the channel's
+ * requests; the other 30 are random (120 bits: unguessable).
+ */
+export function newChannelId(owner = 0): string {
+  return owner.toString(16).padStart(2, '0') + randomBytes(15).toString('hex');
 }
 
-/** The table of live sessions and channels. */
+/** The owner named by a channel id made by newChannelId, or -1 for any other string. */
+export function channelOwner(cid: string): number {
+  return /^[0-9a-f]{32}$/.test(cid) ? parseInt(cid.slice(0, 2), 16) : -1;
+}
+
+/** The table of live sessions and channels of one thread. */
 export class SessionTable<TImage> {
   private readonly sessions = new Map<string, Session<TImage>>();
   private readonly channels = new Map<string, Session<TImage>>();
@@ -68,11 +76,18 @@ export class SessionTable<TImage> {
   constructor(
     readonly limits: SessionLimits = DEFAULT_SESSION_LIMITS,
     private readonly onEnd: (s: Session<TImage>) => void = () => {},
+    /** The owner number written into every channel id this table makes (its front end). */
+    readonly owner = 0,
   ) {}
 
   /** Number of live sessions. */
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** Number of open channels. */
+  get channelCount(): number {
+    return this.channels.size;
   }
 
   /** Opens a session with one channel; returns the channel id. */
@@ -86,18 +101,25 @@ export class SessionTable<TImage> {
   /** Adds a channel to an existing session (cnew together with cid). */
   addChannel(session: Session<TImage>): string {
     if (session.channels.size >= this.limits.maxChannelsPerSession) throw new JpipdError('ERR_BUSY', 'too many channels in this session');
-    const cid = newChannelId();
+    const cid = newChannelId(this.owner);
     session.channels.add(cid);
     this.channels.set(cid, session);
     session.lastActive = Date.now();
     return cid;
   }
 
+  /** The session of a channel of this table (touching it), or undefined. */
+  find(cid: string): Session<TImage> | undefined {
+    const s = this.channels.get(cid);
+    if (!s || s.closed) return undefined;
+    s.lastActive = Date.now();
+    return s;
+  }
+
   /** The session of a channel (touching it), or throws ERR_UNKNOWN_CHANNEL. */
   byChannel(cid: string): Session<TImage> {
-    const s = this.channels.get(cid);
-    if (!s || s.closed) throw new JpipdError('ERR_UNKNOWN_CHANNEL', 'unknown or closed channel');
-    s.lastActive = Date.now();
+    const s = this.find(cid);
+    if (!s) throw new JpipdError('ERR_UNKNOWN_CHANNEL', 'unknown or closed channel');
     return s;
   }
 
@@ -130,6 +152,8 @@ export class SessionTable<TImage> {
     for (const c of s.channels) this.channels.delete(c);
     s.channels.clear();
     this.sessions.delete(s.id);
+    // Requests still waiting run and find the channel closed.
+    for (const w of s.waiting.splice(0)) w();
     this.onEnd(s);
   }
 
@@ -137,7 +161,7 @@ export class SessionTable<TImage> {
   sweep(now = Date.now()): number {
     let n = 0;
     for (const s of [...this.sessions.values()]) {
-      if (s.queue.size === 0 && now - s.lastActive > this.limits.idleMs) {
+      if (s.free && now - s.lastActive > this.limits.idleMs) {
         this.end(s);
         n++;
       }

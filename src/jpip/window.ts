@@ -111,6 +111,8 @@ export function frameRegionToCanvas(siz: Siz, d: number, r: Rect): Rect {
 
 /** Precinct columns/rows [px0, px1) × [py0, py1) of one resolution of one tile-component (relative indices). */
 export interface PrecinctSpan {
+  /** Tile index. */
+  t: number;
   c: number;
   r: number;
   px0: number;
@@ -189,7 +191,7 @@ export function tilePrecinctSpans(tile: TileGeometry, canvas: Rect, d: number, c
       const py0 = Math.max(0, Math.floor(Math.max(sy0, 0) / ph) - firstRow);
       const px1 = Math.min(res.npx, Math.floor((Math.max(sx1, 1) - 1) / pw) + 1 - firstCol);
       const py1 = Math.min(res.npy, Math.floor((Math.max(sy1, 1) - 1) / ph) + 1 - firstRow);
-      if (px1 > px0 && py1 > py0) out.push({ c, r, px0, px1, py0, py1 });
+      if (px1 > px0 && py1 > py0) out.push({ t: tile.t, c, r, px0, px1, py0, py1 });
       if (r > 0) {
         // The lower resolution (LL of this level) must supply the same subband range.
         a0 = sx0;

@@ -1,34 +1,22 @@
 /**
- * The front end's table of opened images: one entry per image version, shared by every client,
- * reference counted by sessions, each with one SharedArrayBuffer packet index per codestream
- * (allocated on first use). Total index memory is bounded: images no session holds are dropped,
- * least recently used first, when the budget is exceeded. Opening itself (file I/O) is delegated.
+ * The process-wide table of shared packet indexes (one registry, owned by the main thread): one
+ * SharedArrayBuffer per (image version, codestream), made on first request and handed to every
+ * thread that asks, so each codestream is indexed once for all threads. Image versions are reference
+ * counted by the sessions using them; total index memory is bounded: versions no session uses are
+ * dropped, least recently used first, when the budget is exceeded (threads are told, and drop their
+ * views). Front ends on other threads reach it through server/registry-link.ts.
  */
 import { JpipdError } from '../errors.js';
-import { SharedPacketIndex } from './shared-index.js';
+import { indexByteLength, SharedPacketIndex } from './shared-index.js';
 
-/** What opening an image reports (see pool/messages ImageSummary). */
-export interface OpenedSummary {
-  key: string;
-  size: number;
-  mtimeMs: number;
-  codestreams: number;
-  slotCounts: number[];
-}
-
-/** One opened image version. */
-export interface OpenImage<S extends OpenedSummary = OpenedSummary> {
-  abs: string;
-  rel: string;
-  /** Key plus a generation number, unique per registry entry (names worker-side caches). */
-  key: string;
-  summary: S;
-  sabs: (SharedArrayBuffer | undefined)[];
-  refs: number;
-  lastUsed: number;
-  bytes: number;
-  /** Images this one links to (a hyperlinked JPX's frames), each holding one reference while this entry lives. */
-  children: Map<string, Promise<OpenImage<S>>>;
+/** What a thread needs of the registry (the main thread's IndexRegistry, or a link to it). */
+export interface IndexTables {
+  /** The shared table of codestream `cs` of image version `key`, sized for `slots` packets. */
+  table(key: string, cs: number, slots: number): SharedArrayBuffer;
+  /** A session starts using image version `key` (its tables are kept while used). */
+  acquire(key: string): void;
+  /** A session stopped using image version `key`. */
+  release(key: string): void;
 }
 
 /** Registry statistics. */
@@ -39,110 +27,89 @@ export interface RegistryStats {
   evictions: number;
 }
 
-/** Opened images, by relative path. */
-export class ImageRegistry<S extends OpenedSummary = OpenedSummary> {
-  private readonly images = new Map<string, OpenImage<S>>();
-  private readonly pending = new Map<string, Promise<OpenImage<S>>>();
-  private generation = 0;
+interface Entry {
+  tables: Map<number, SharedArrayBuffer>;
+  bytes: number;
+  refs: number;
+  lastUsed: number;
+}
+
+/** Default bound on shared index memory. */
+export const DEFAULT_INDEX_BUDGET_BYTES = 512 * 1024 * 1024;
+
+/** The shared index tables of every image version, by version key. */
+export class IndexRegistry implements IndexTables {
+  private readonly entries = new Map<string, Entry>();
   private indexBytes = 0;
   private evictions = 0;
+  /** Called with the key of every version dropped (threads drop their views of its tables). */
+  onEvict: (key: string) => void = () => {};
 
-  constructor(
-    private readonly opener: (abs: string, rel: string) => Promise<S>,
-    private readonly stat: (abs: string) => Promise<{ size: number; mtimeMs: number }>,
-    readonly budgetBytes = 512 * 1024 * 1024,
-  ) {}
+  constructor(readonly budgetBytes = DEFAULT_INDEX_BUDGET_BYTES) {}
 
-  /**
-   * Returns the image at `rel`, opening (indexing) it if needed or if the file changed since, and
-   * takes a reference. Concurrent acquires of one image share one open.
-   */
-  async acquire(abs: string, rel: string): Promise<OpenImage<S>> {
-    const st = await this.stat(abs);
-    const cur = this.images.get(rel);
-    if (cur && cur.summary.size === st.size && cur.summary.mtimeMs === st.mtimeMs) return this.take(cur);
-    let p = this.pending.get(rel);
-    if (!p) {
-      p = this.opener(abs, rel).then((summary) => {
-        const old = this.images.get(rel);
-        if (old && old.refs === 0) this.drop(rel, old);
-        const img: OpenImage<S> = { abs, rel, key: `${summary.key}|g${++this.generation}`, summary, sabs: [], refs: 0, lastUsed: Date.now(), bytes: 0, children: new Map() };
-        this.images.set(rel, img);
-        return img;
-      });
-      this.pending.set(rel, p);
-      p.finally(() => this.pending.delete(rel)).catch(() => {});
+  private entry(key: string): Entry {
+    let e = this.entries.get(key);
+    if (!e) {
+      e = { tables: new Map(), bytes: 0, refs: 0, lastUsed: Date.now() };
+      this.entries.set(key, e);
     }
-    return this.take(await p);
+    return e;
   }
 
-  private take(img: OpenImage<S>): OpenImage<S> {
-    img.refs++;
-    img.lastUsed = Date.now();
-    return img;
-  }
-
-  /**
-   * An image `parent` links to (a frame of a hyperlinked JPX), acquired once per parent entry and
-   * shared with every other movie linking the same file; released when the parent entry is dropped.
-   * A failed open is not memoised, so a frame that appears later is found.
-   */
-  child(parent: OpenImage<S>, abs: string, rel: string): Promise<OpenImage<S>> {
-    let p = parent.children.get(rel);
-    if (!p) {
-      p = this.acquire(abs, rel);
-      parent.children.set(rel, p);
-      p.catch(() => parent.children.delete(rel));
+  table(key: string, cs: number, slots: number): SharedArrayBuffer {
+    const found = this.entries.get(key)?.tables.get(cs);
+    if (found) {
+      if (SharedPacketIndex.attach(found).slotCount !== Math.max(1, slots)) throw new JpipdError('ERR_INTERNAL', `index table ${cs} of an image asked with another size`);
+      this.entry(key).lastUsed = Date.now();
+      return found;
     }
-    return p;
-  }
-
-  /** Drops a reference taken by acquire. */
-  release(img: OpenImage<S>): void {
-    img.refs = Math.max(0, img.refs - 1);
-    this.enforceBudget();
-  }
-
-  /** The shared packet index of codestream `cs`, allocated on first use (its pages are committed lazily). */
-  sab(img: OpenImage<S>, cs: number): SharedArrayBuffer {
-    let sab = img.sabs[cs];
-    if (!sab) {
-      const count = img.summary.slotCounts[cs];
-      if (count === undefined) throw new JpipdError('ERR_INTERNAL', `no codestream ${cs}`);
-      const idx = SharedPacketIndex.allocate(Math.max(1, count));
-      sab = idx.sab;
-      img.sabs[cs] = sab;
-      img.bytes += sab.byteLength;
-      this.indexBytes += sab.byteLength;
-      this.enforceBudget();
-    }
-    img.lastUsed = Date.now();
+    const bytes = indexByteLength(Math.max(1, slots));
+    if (bytes > this.budgetBytes) throw new JpipdError('ERR_INDEX_BUDGET', `the packet index of this codestream (${bytes} bytes) exceeds the index memory budget`);
+    const sab = SharedPacketIndex.allocate(Math.max(1, slots)).sab;
+    const e = this.entry(key);
+    e.lastUsed = Date.now();
+    e.tables.set(cs, sab);
+    e.bytes += sab.byteLength;
+    this.indexBytes += sab.byteLength;
+    this.enforceBudget(key);
     return sab;
   }
 
-  private drop(rel: string, img: OpenImage<S>): void {
-    if (this.images.get(rel) === img) this.images.delete(rel);
-    this.indexBytes -= img.bytes;
-    img.bytes = 0;
-    img.sabs = [];
-    this.evictions++;
-    const kids = [...img.children.values()];
-    img.children.clear();
-    for (const k of kids) k.then((c) => this.release(c), () => {});
+  acquire(key: string): void {
+    const e = this.entry(key);
+    e.refs++;
+    e.lastUsed = Date.now();
   }
 
-  /** Drops unreferenced images, least recently used first, while over budget. */
-  private enforceBudget(): void {
+  release(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    e.refs = Math.max(0, e.refs - 1);
+    e.lastUsed = Date.now();
+    if (e.refs === 0 && e.bytes === 0) this.entries.delete(key);
+    this.enforceBudget();
+  }
+
+  /** References to image version `key` (tests, stats). */
+  refs(key: string): number {
+    return this.entries.get(key)?.refs ?? 0;
+  }
+
+  /** Drops unreferenced versions, least recently used first, while over budget (never `keep`). */
+  private enforceBudget(keep?: string): void {
     if (this.indexBytes <= this.budgetBytes) return;
-    const idle = [...this.images.entries()].filter(([, i]) => i.refs === 0).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
-    for (const [rel, img] of idle) {
+    const idle = [...this.entries].filter(([k, e]) => e.refs === 0 && e.bytes > 0 && k !== keep).sort((a, b) => a[1].lastUsed - b[1].lastUsed);
+    for (const [key, e] of idle) {
       if (this.indexBytes <= this.budgetBytes) break;
-      this.drop(rel, img);
+      this.entries.delete(key);
+      this.indexBytes -= e.bytes;
+      this.evictions++;
+      this.onEvict(key);
     }
   }
 
   /** Current numbers. */
   stats(): RegistryStats {
-    return { images: this.images.size, indexBytes: this.indexBytes, budgetBytes: this.budgetBytes, evictions: this.evictions };
+    return { images: this.entries.size, indexBytes: this.indexBytes, budgetBytes: this.budgetBytes, evictions: this.evictions };
   }
 }

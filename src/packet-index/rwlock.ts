@@ -12,11 +12,13 @@
  * a release that lands between the test and the sleep changes the word and the sleep returns at once:
  * no wake-up is lost. Writer preference: a reader may enter only while state ≥ 0 AND no writer waits.
  *
- * Blocking is for worker threads only. The main thread runs uWebSockets.js and must never sleep in
- * `Atomics.wait`: there `lockRead`/`lockWrite` try once and throw instead of waiting; use the
- * non-blocking `tryLockRead`/`tryLockWrite` there. The lock is not re-entrant.
+ * Every thread may wait, the main thread included: the main thread is one of jpipd's front-end
+ * threads and reads the index synchronously to answer without a hop. Hold times are microseconds (a
+ * writer copies precomputed records, a reader copies a window's records out), and front ends always
+ * pass a short timeout (docs/index-layout.md), so a wait never stalls an event loop for long. The
+ * lock is not re-entrant.
  */
-import { isMainThread, threadId } from 'node:worker_threads';
+import { threadId } from 'node:worker_threads';
 import { JpipdError } from '../errors.js';
 
 /** Word offset of the state word: readers count (≥ 0) or -1 when write-locked. */
@@ -31,14 +33,6 @@ export const kWriter = 3;
 export const RWLOCK_WORDS = 4;
 
 const WRITE_LOCKED = -1;
-
-/** The error thrown when a blocking lock call would have to wait on the main thread. */
-function mainThreadWouldBlock(what: string): JpipdError {
-  return new JpipdError(
-    'ERR_INTERNAL',
-    `rwlock: ${what} would block on the main thread (Atomics.wait is never used there; use a try-lock or a worker)`,
-  );
-}
 
 /** Milliseconds left until `deadline` (a performance.now() value), Infinity when there is none. */
 function remaining(deadline: number): number {
@@ -86,7 +80,7 @@ export class RwLock {
     return lock;
   }
 
-  /** Takes a read lock if that needs no waiting; never blocks, safe on the main thread. */
+  /** Takes a read lock if that needs no waiting; never blocks. */
   tryLockRead(): boolean {
     for (;;) {
       // Load state first: a reader may join only a free or read-held lock.
@@ -101,7 +95,7 @@ export class RwLock {
     }
   }
 
-  /** Takes the write lock if it is free; never blocks, safe on the main thread. */
+  /** Takes the write lock if it is free; never blocks. */
   tryLockWrite(): boolean {
     // 0 → -1 only from exactly "no readers, no writer". A successful CAS synchronises with the
     // previous holder's releasing store, so everything written under the lock before is visible.
@@ -114,15 +108,12 @@ export class RwLock {
 
   /**
    * Takes a read lock, waiting while a writer holds or waits for the lock. Returns false when
-   * `timeoutMs` passes first. On the main thread, throws instead of waiting (timeout 0 returns false).
+   * `timeoutMs` passes first (0: try once).
    */
   lockRead(timeoutMs = Infinity): boolean {
     checkTimeout(timeoutMs);
     if (this.tryLockRead()) return true;
-    if (isMainThread) {
-      if (timeoutMs === 0) return false;
-      throw mainThreadWouldBlock('lockRead');
-    }
+    if (timeoutMs === 0) return false;
     const deadline = deadlineOf(timeoutMs);
     for (;;) {
       // Read the epoch BEFORE the condition. Every release that can admit us (unlockWrite, a writer
@@ -141,16 +132,12 @@ export class RwLock {
 
   /**
    * Takes the write lock, waiting for readers and other writers to leave; new readers are held back
-   * from the moment this writer registers. Returns false when `timeoutMs` passes first. On the main
-   * thread, throws instead of waiting.
+   * from the moment this writer registers. Returns false when `timeoutMs` passes first (0: try once).
    */
   lockWrite(timeoutMs = Infinity): boolean {
     checkTimeout(timeoutMs);
     if (this.tryLockWrite()) return true;
-    if (isMainThread) {
-      if (timeoutMs === 0) return false;
-      throw mainThreadWouldBlock('lockWrite');
-    }
+    if (timeoutMs === 0) return false;
     const deadline = deadlineOf(timeoutMs);
     // Register as waiting: from here on tryLockRead refuses new readers (a reader that judged just
     // before this add may still enter; it is ordered before us and its unlockRead will see us).

@@ -166,6 +166,31 @@ export class SharedPacketIndex {
   }
 
   /**
+   * The hot-path form of readPackets: copies the records of `slots[0..count)` into typed arrays under
+   * one read lock (a window's records in one short critical section). Throws ERR_BUSY when the lock
+   * is not had within `timeoutMs` (a front end never waits long), ERR_INTERNAL for a slot outside the table.
+   */
+  copyRecords(slots: Int32Array, count: number, outOffsets: Float64Array, outLengths: Uint32Array, timeoutMs = DEFAULT_LOCK_TIMEOUT_MS): void {
+    if (outOffsets.length < count || outLengths.length < count || slots.length < count) {
+      throw new JpipdError('ERR_INTERNAL', `packet index: arrays shorter than ${count} slots`);
+    }
+    this.throwIfFailed();
+    if (!this.lock.lockRead(timeoutMs)) throw new JpipdError('ERR_BUSY', 'packet index: busy (read lock not available)');
+    try {
+      const { offsets, lengths, slotCount } = this;
+      for (let i = 0; i < count; i++) {
+        const s = slots[i];
+        // Int32 values: one unsigned compare rejects negatives and slots past the end.
+        if (s >>> 0 >= slotCount) throw new JpipdError('ERR_INTERNAL', `packet index: slot ${s} outside 0..${slotCount - 1}`);
+        outOffsets[i] = offsets[s];
+        outLengths[i] = lengths[s];
+      }
+    } finally {
+      this.lock.unlockRead();
+    }
+  }
+
+  /**
    * Publishes resolution levels up to `levelCount`: under the write lock, re-checks levelsIndexed,
    * calls `fill` to write the new levels' slots (and only those), then stores levelCount. Returns
    * false without calling `fill` when another thread already published that far.

@@ -6,12 +6,12 @@
 
 /** Shared countdowns, one Int32 word each. */
 export interface FaultPlan {
-  /** Serve tasks that end their worker thread mid-request (process.exit in a worker ends that thread). */
-  exitOnServe?: Int32Array;
-  /** Serve tasks that throw an unexpected error mid-request. */
-  throwOnServe?: Int32Array;
-  /** Serve tasks that allocate until the worker's heap limit ends it. */
-  oomOnServe?: Int32Array;
+  /** Tasks that end their worker thread mid-task (process.exit in a worker ends that thread). */
+  exitOnTask?: Int32Array;
+  /** Tasks that throw an unexpected error mid-task. */
+  throwOnTask?: Int32Array;
+  /** Tasks that allocate until the worker's heap limit ends it. */
+  oomOnTask?: Int32Array;
 }
 
 /** Makes a countdown word for a FaultPlan. */
@@ -27,12 +27,12 @@ function take(word: Int32Array | undefined): boolean {
 }
 
 /** Called by the worker at the injection point; does nothing unless the pool was built with a plan. */
-export function maybeInjectFault(data: unknown, point: 'serve'): void {
+export function maybeInjectFault(data: unknown): void {
   const plan = (data as { faults?: FaultPlan } | null | undefined)?.faults;
-  if (!plan || point !== 'serve') return;
-  if (take(plan.exitOnServe)) process.exit(70);
-  if (take(plan.throwOnServe)) throw new Error('injected fault');
-  if (take(plan.oomOnServe)) {
+  if (!plan) return;
+  if (take(plan.exitOnTask)) process.exit(70);
+  if (take(plan.throwOnTask)) throw new Error('injected fault');
+  if (take(plan.oomOnTask)) {
     const hog: number[][] = [];
     for (;;) hog.push(new Array<number>(1 << 20).fill(hog.length));
   }

@@ -1,101 +1,51 @@
 /**
- * Messages between the front-end thread and the worker pool: one TypeScript type per task kind and
- * per result. Everything is structured-clone safe; SharedArrayBuffers are shared, not copied, and
- * response bodies come back by transfer (Piscina.move).
+ * Messages between front-end threads and the worker pool: one TypeScript type per task kind and per
+ * result. The pool does the heavy work a front end must not do inline — loading a large layout (a
+ * header scan or a big index cache file) and indexing resolution levels with many PLT bytes — and
+ * every task is a pure function of its message plus the file and shared memory, so a task whose
+ * worker died is simply run again. Everything is structured-clone safe; index tables are shared.
  */
 import type { ErrorData } from '../errors.js';
-import type { ModelSnapshot } from '../jpip/cache-model.js';
-import type { ServedWindow, ServeRequest } from '../jpip/engine.js';
+import type { TargetLayout } from '../j2k/types.js';
 
-/** Identity of an opened image version. */
-export interface ImageRef {
+/** A file version: size and modification time. */
+export interface Stamp {
+  size: number;
+  mtimeMs: number;
+}
+
+/** Load the layout of a target (scan or index cache file, links resolved) and cache it on disk. */
+export interface OpenTask {
+  kind: 'open';
   /** Absolute path (stays on the server; never sent to clients). */
   abs: string;
   /** Path relative to the image root (names the cache file). */
-  rel: string;
-  /** `${rel}|${size}|${mtimeMs}`: changes when the file changes. */
-  key: string;
-}
-
-/** Open (or re-open) an image: index it and report its summary. */
-export interface OpenTask {
-  kind: 'open';
-  abs: string;
   rel: string;
   /** Realpath of the image root (links of a hyperlinked JPX must resolve inside it). */
   root: string;
   cacheDir: string | null;
 }
 
-/** One link of a hyperlinked JPX as the front end needs it. */
-export interface LinkSummary {
-  /** The linked file, relative to the root, when it resolved. */
-  rel?: string;
-  /** Offset of the codestream inside the linked file (flst OFF). */
-  offset: number;
-  error?: ErrorData;
-}
+/** Result of an OpenTask: the layout and the version it describes. */
+export type OpenResult = { ok: true; layout: TargetLayout; stamp: Stamp } | { ok: false; error: ErrorData };
 
-/** What the front end needs to know about an opened image. */
-export interface ImageSummary {
-  key: string;
-  size: number;
-  mtimeMs: number;
-  kind: 'raw' | 'jp2' | 'jpx';
-  codestreams: number;
-  /** Packet slots per codestream (sizes the shared index of each); [] for a hyperlinked JPX. */
-  slotCounts: number[];
-  /** File offset of each codestream's SOC (matches flst OFF of movies linking this file). */
-  codestreamOffsets: number[];
-  /** Hyperlinked JPX: one entry per frame. */
-  links?: LinkSummary[];
-  /** JPX compositing layers: the codestreams each uses (absent: layer i is codestream i). */
-  layers?: number[][];
-  fromCache: boolean;
-}
-
-/** Where one requested codestream's data lives: codestream `cs` of `image`, with its shared index. */
-export interface StreamRef {
-  image: ImageRef;
+/** Index resolution levels 0..upTo of codestream `cs` of one file version into its shared table. */
+export interface IndexTask {
+  kind: 'index';
+  abs: string;
+  rel: string;
+  root: string;
+  cacheDir: string | null;
+  /** The version the table belongs to; a file that no longer matches is ERR_TARGET_CHANGED. */
+  stamp: Stamp;
+  /** Codestream number inside this file. */
   cs: number;
+  upTo: number;
   sab: SharedArrayBuffer;
 }
 
-/** Produce one JPP-stream response. */
-export interface ServeTask {
-  kind: 'serve';
-  /** The target (its boxes form metadata-bin 0). */
-  image: ImageRef;
-  root: string;
-  cacheDir: string | null;
-  request: ServeRequest;
-  /** Where each requested codestream lives (same order as request.codestreams). */
-  streams: StreamRef[];
-  model: ModelSnapshot;
-  maxBytes: number;
-  /** Gzip the body (Content-Encoding: gzip). */
-  gzip: boolean;
-}
+/** Result of an IndexTask. */
+export type IndexResult = { ok: true } | { ok: false; error: ErrorData };
 
 /** Any task. */
-export type Task = OpenTask | ServeTask;
-
-/** Result of an OpenTask. */
-export type OpenResult = { ok: true; summary: ImageSummary } | { ok: false; error: ErrorData };
-
-/** Result of a ServeTask. */
-export type ServeTaskResult =
-  | {
-      ok: true;
-      body: Uint8Array;
-      /** The body was gzipped; `plainLength` is its length before. */
-      gzipped: boolean;
-      plainLength: number;
-      eor: number;
-      /** The model delta, packed by packDelta (4 values per entry). */
-      delta: Float64Array;
-      served?: ServedWindow;
-      messages: number;
-      dataBytes: number;
-    }
-  | { ok: false; error: ErrorData };
+export type Task = OpenTask | IndexTask;

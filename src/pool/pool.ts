@@ -1,13 +1,16 @@
 /**
- * The worker pool (Piscina). Tasks are pure functions of their message plus shared memory, so a
- * task whose worker died (exit, out of memory, unexpected throw) is simply run again on a fresh
- * worker; the client never sees it. Deterministic failures come back as `{ ok: false, error }`.
+ * The worker pool (Piscina) for the heavy work front ends hand over: loading large layouts and
+ * indexing resolution levels with many PLT bytes. Tasks are pure functions of their message plus the
+ * file and shared memory, so a task whose worker died (exit, out of memory, unexpected throw) is
+ * simply run again on a fresh worker; the client never sees it. Deterministic failures come back as
+ * `{ ok: false, error }`. Threads start on first use and end after an idle minute, so an idle server
+ * has none.
  */
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { JpipdError } from '../errors.js';
 import type { FaultPlan } from './faults.js';
-import type { OpenResult, OpenTask, ServeTask, ServeTaskResult } from './messages.js';
+import type { IndexResult, IndexTask, OpenResult, OpenTask } from './messages.js';
 
 /** Pool options. */
 export interface PoolOptions {
@@ -42,32 +45,42 @@ function workerFile(): string {
 
 /** A Piscina pool running open and serve tasks. */
 export class WorkerPool {
-  private readonly piscina: Piscina;
+  private piscina: Promise<Piscina> | null = null;
+  private live: Piscina | null = null;
   readonly threads: number;
   private readonly retries: number;
   private retried = 0;
   private readonly maxQueue: number;
 
-  constructor(opts: PoolOptions = {}) {
-    this.threads = Math.max(1, opts.threads ?? Math.max(2, availableParallelism()));
+  constructor(private readonly opts: PoolOptions = {}) {
+    this.threads = Math.max(1, opts.threads ?? Math.max(1, Math.floor(availableParallelism() / 2)));
     this.retries = opts.retries ?? 2;
     this.maxQueue = opts.maxQueue ?? DEFAULT_MAX_QUEUE;
-    this.piscina = new Piscina({
-      filename: workerFile(),
-      minThreads: this.threads,
-      maxThreads: this.threads,
-      idleTimeout: 60_000,
-      workerData: { faults: opts.faults },
-      maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE,
-      resourceLimits: opts.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: opts.maxOldGenerationSizeMb } : undefined,
-    });
   }
 
-  private async runWithRetry<T>(task: OpenTask | ServeTask): Promise<T> {
+  /** The Piscina instance, made (and its module loaded) on first use: an idle server has no pool threads. */
+  private get pool(): Promise<Piscina> {
+    this.piscina ??= import('piscina').then(
+      ({ Piscina }) =>
+        (this.live = new Piscina({
+          filename: workerFile(),
+          minThreads: 0,
+          maxThreads: this.threads,
+          idleTimeout: 60_000,
+          workerData: { faults: this.opts.faults },
+          maxQueue: this.maxQueue,
+          resourceLimits: this.opts.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.opts.maxOldGenerationSizeMb } : undefined,
+        })),
+    );
+    return this.piscina;
+  }
+
+  private async runWithRetry<T>(task: OpenTask | IndexTask): Promise<T> {
+    const piscina = await this.pool;
     for (let attempt = 0; ; attempt++) {
-      if (this.piscina.queueSize >= this.maxQueue) throw new JpipdError('ERR_BUSY', 'the server is busy; try again');
+      if (piscina.queueSize >= this.maxQueue) throw new JpipdError('ERR_BUSY', 'the server is busy; try again');
       try {
-        return (await this.piscina.run(task)) as T;
+        return (await piscina.run(task)) as T;
       } catch (e) {
         if (attempt >= this.retries) throw e;
         this.retried++;
@@ -75,23 +88,23 @@ export class WorkerPool {
     }
   }
 
-  /** Opens (indexes) an image in a worker. */
+  /** Loads a target's layout in a worker. */
   open(task: OpenTask): Promise<OpenResult> {
     return this.runWithRetry<OpenResult>(task);
   }
 
-  /** Produces one response in a worker. */
-  serve(task: ServeTask): Promise<ServeTaskResult> {
-    return this.runWithRetry<ServeTaskResult>(task);
+  /** Indexes resolution levels of one codestream in a worker. */
+  index(task: IndexTask): Promise<IndexResult> {
+    return this.runWithRetry<IndexResult>(task);
   }
 
-  /** Counters for logs and benchmarks. */
+  /** Counters for logs and benchmarks (tasks completed, re-run, waiting). */
   stats(): PoolStats {
-    return { threads: this.threads, completed: this.piscina.completed, retried: this.retried, queued: this.piscina.queueSize };
+    return { threads: this.threads, completed: this.live?.completed ?? 0, retried: this.retried, queued: this.live?.queueSize ?? 0 };
   }
 
   /** Stops every worker. */
   async close(): Promise<void> {
-    await this.piscina.destroy();
+    if (this.piscina) await (await this.piscina).destroy();
   }
 }

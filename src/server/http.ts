@@ -1,152 +1,162 @@
 /**
- * The HTTP front end on uWebSockets.js. It copies what it needs from the request inside the
- * handler (uWS invalidates the request on return), hands the request to the JpipService, and writes
- * the response: JPP-stream bodies chunked in 64 KiB pieces respecting back-pressure (onWritable),
- * other bodies with Content-Length. It never blocks: all work is async or in the worker pool.
+ * The HTTP route of a front end on uWebSockets.js. The handler copies what it needs from the request
+ * (uWS invalidates it on return) and asks the JpipService for a reply. Most replies are produced on
+ * the spot and ended inside the handler: uWebSockets.js then parses the next pipelined request of
+ * the connection normally (it only refuses a request that arrives while a response is pending,
+ * docs/decisions/0003). A reply that needs heavy work first comes as a promise; a reply larger than
+ * one piece is streamed with its Content-Length, one piece at a time as the socket drains, keeping
+ * at most one unsent piece per connection (tryEnd + onWritable).
  */
-import type { HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { JpipdError } from '../errors.js';
-import type { JpipService, OutgoingResponse } from './service.js';
-import { loadUws } from './uws.js';
-import { addWebSocketRoute } from './websocket.js';
+import type { JpipService, IncomingRequest, Reply } from './service.js';
 
-/** HTTP front-end options. */
-export interface HttpOptions {
-  host: string;
-  port: number;
-  /** Listen on this Unix socket instead of host:port (behind the pipelining sequencer). */
-  unixPath?: string;
-  /** Largest POST body accepted (bytes). */
-  maxBodyBytes?: number;
+/** Bounds of the HTTP route. */
+export interface HttpLimits {
   /** Largest request head (request line and headers) accepted (bytes). */
-  maxHeadBytes?: number;
-  /** Called once per finished request (structured log). */
-  onLog?: (entry: Record<string, unknown>) => void;
-}
-
-/** A listening HTTP front end. */
-export interface HttpServer {
-  port: number;
-  close(): void;
+  maxHeadBytes: number;
+  /** Largest POST body accepted (bytes). */
+  maxBodyBytes: number;
 }
 
 /** Default bound on the request head: Kakadu switches to POST beyond ~200 characters (notes §1.1). */
 export const MAX_HEAD_BYTES = 8 * 1024;
+/** Default bound on a POST body. */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
-/** Size of the chunks written to the socket. */
-export const CHUNK_BYTES = 64 * 1024;
+/** Accept-Encoding allows gzip (and does not give it q=0). */
+const GZIP = /\bgzip\b(?!\s*;\s*q=0(\.0*)?\b)/i;
 
-/** Starts listening; resolves with the bound port. */
-export function startHttp(service: JpipService, opts: HttpOptions): Promise<HttpServer> {
-  const uws = loadUws();
-  const app: TemplatedApp = uws.App();
-  const maxBody = opts.maxBodyBytes ?? 1024 * 1024;
-  const maxHead = opts.maxHeadBytes ?? MAX_HEAD_BYTES;
-  const log = opts.onLog ?? (() => {});
+/** Per-request state kept across callbacks. */
+interface Exchange {
+  started: number;
+  method: string;
+  aborted: boolean;
+  /** onAborted is attached (it must be before the handler returns without responding). */
+  watching: boolean;
+  /** The reply being streamed, if any (its rest is undelivered when the client goes away). */
+  streaming: Reply | null;
+}
 
-  addWebSocketRoute(app, service, log);
+/** Adds the JPIP HTTP route (every path) to `app`. */
+export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: HttpLimits, log: (e: Record<string, unknown>) => void): void {
   app.any('/*', (res, req) => {
     const method = req.getCaseSensitiveMethod().toUpperCase();
     const path = req.getUrl();
     const query = req.getQuery() ?? '';
-    const acceptsGzip = /\bgzip\b(?!\s*;\s*q=0(\.0*)?\b)/i.test(req.getHeader('accept-encoding'));
+    const acceptsGzip = GZIP.test(req.getHeader('accept-encoding'));
     let headBytes = path.length + query.length;
     req.forEach((k, v) => {
       headBytes += k.length + v.length + 4;
     });
-    const started = process.hrtime.bigint();
-    const state = { aborted: false };
-    res.onAborted(() => {
-      state.aborted = true;
-    });
-    if (headBytes > maxHead) {
-      write(res, service.error(new JpipdError('ERR_HEAD_TOO_LARGE', 'request head too large')), state, true);
+    const ex: Exchange = { started: performance.now(), method, aborted: false, watching: false, streaming: null };
+    if (headBytes > limits.maxHeadBytes) {
+      send(res, service.error(new JpipdError('ERR_HEAD_TOO_LARGE', 'request head too large')), ex, log, true);
       return;
     }
-    const finish = (body?: string): void => {
-      // Stop reading this connection until the response is written: uWebSockets.js cannot answer a
-      // pipelined request while an earlier response is pending, so the next request waits in the
-      // socket buffer (docs/jpip-support.md, "Pipelining").
-      res.pause();
-      service
-        .handle({ method, path, query, body, acceptsGzip })
-        .then((out) => {
-          write(res, out, state);
-          log({ method, status: out.status, ms: Number(process.hrtime.bigint() - started) / 1e6, ...out.log });
-        })
-        .catch((e) => {
-          if (!state.aborted) write(res, service.error(e), state);
-        });
-    };
-    if (method !== 'POST') return finish();
+    if (method !== 'POST') {
+      dispatch(res, service, { method, path, query, acceptsGzip }, ex, log);
+      return;
+    }
+    watch(res, ex);
     const parts: Buffer[] = [];
     let size = 0;
     res.onData((chunk, isLast) => {
       if (size < 0) return;
       size += chunk.byteLength;
-      if (size > maxBody) {
+      if (size > limits.maxBodyBytes) {
         size = -1;
-        write(res, service.error(new JpipdError('ERR_BODY_TOO_LARGE', 'POST body too large')), state, true);
+        send(res, service.error(new JpipdError('ERR_BODY_TOO_LARGE', 'POST body too large')), ex, log, true);
         return;
       }
       parts.push(Buffer.from(chunk.slice(0)));
-      if (isLast) finish(Buffer.concat(parts).toString('latin1'));
+      // The body usually arrives with the head, in the same parse: answering here is still synchronous.
+      if (isLast) dispatch(res, service, { method, path, query, acceptsGzip, body: Buffer.concat(parts).toString('latin1') }, ex, log);
     });
-  });
-
-  return new Promise((resolve, reject) => {
-    const listening = (token: us_listen_socket | false): void => {
-      if (!token) {
-        reject(new Error(opts.unixPath ? 'cannot listen on the private Unix socket' : `cannot listen on ${opts.host}:${opts.port}`));
-        return;
-      }
-      resolve({
-        port: opts.unixPath ? 0 : uws.us_socket_local_port(token),
-        close() {
-          uws.us_listen_socket_close(token);
-          (app as unknown as { close?: () => void }).close?.();
-        },
-      });
-    };
-    if (opts.unixPath) app.listen_unix(listening, opts.unixPath);
-    else app.listen(opts.host, opts.port, listening);
   });
 }
 
-/** Writes a response: status, headers, then the body (chunked with back-pressure for JPP streams). */
-function write(res: HttpResponse, out: OutgoingResponse, state: { aborted: boolean }, close = false): void {
-  if (state.aborted) {
-    out.undelivered?.();
+/** Attaches the abort handler once. */
+function watch(res: HttpResponse, ex: Exchange): void {
+  if (ex.watching) return;
+  ex.watching = true;
+  res.onAborted(() => {
+    ex.aborted = true;
+    ex.streaming?.undelivered();
+    ex.streaming = null;
+  });
+}
+
+/** Asks the service; writes at once when the reply is ready, else when its promise settles. */
+function dispatch(res: HttpResponse, service: JpipService, inc: IncomingRequest, ex: Exchange, log: (e: Record<string, unknown>) => void): void {
+  const r = service.handle(inc);
+  if (!(r instanceof Promise)) {
+    send(res, r, ex, log);
     return;
   }
-  res.cork(() => {
-    res.resume();
-    res.writeStatus(`${out.status} ${out.statusText}`);
-    for (const [k, v] of out.headers) res.writeHeader(k, v);
-    if (!out.stream) {
-      res.end(out.body, close);
+  watch(res, ex);
+  // Stop reading this connection until the reply is written (a request read meanwhile would make
+  // uWebSockets.js drop the connection; later segments stay in the kernel buffer).
+  res.pause();
+  r.then((reply) => {
+    if (ex.aborted) {
+      reply.undelivered();
       return;
     }
-    let pos = 0;
-    const pump = (): boolean => {
-      while (pos < out.body.length) {
-        const end = Math.min(out.body.length, pos + CHUNK_BYTES);
-        const ok = res.write(out.body.subarray(pos, end));
-        pos = end;
-        if (!ok) return false;
-      }
-      res.end();
-      return true;
-    };
-    if (!pump()) {
-      res.onWritable(() => {
-        if (state.aborted) return true;
-        return pump();
-      });
-      res.onAborted(() => {
-        state.aborted = true;
-        if (pos < out.body.length) out.undelivered?.();
-      });
-    }
+    res.cork(() => {
+      res.resume();
+      send(res, reply, ex, log);
+    });
   });
+}
+
+/** Writes status, headers and body: ended at once, or streamed piece by piece with tryEnd. */
+function send(res: HttpResponse, reply: Reply, ex: Exchange, log: (e: Record<string, unknown>) => void, close = false): void {
+  res.writeStatus(`${reply.status} ${reply.statusText}`);
+  for (const [k, v] of reply.headers) res.writeHeader(k, v);
+  if (!reply.more) {
+    if (ex.method === 'HEAD') res.endWithoutBody(reply.length, close);
+    else res.end(reply.body, close);
+    log({ method: ex.method, status: reply.status, ms: performance.now() - ex.started, ...reply.log });
+    return;
+  }
+  watch(res, ex);
+  ex.streaming = reply;
+  const total = reply.length;
+  let piece = reply.body;
+  // Body offset of piece[0]; tryEnd's write offset says how much of the body the socket took.
+  let base = 0;
+  const pump = (): boolean => {
+    for (;;) {
+      const [ok, done] = res.tryEnd(piece, total);
+      if (done) {
+        ex.streaming = null;
+        log({ method: ex.method, status: reply.status, ms: performance.now() - ex.started, ...reply.log });
+        return true;
+      }
+      if (!ok) {
+        // Keep our own copy of what the socket did not take: the arena is reused by other replies.
+        const taken = res.getWriteOffset() - base;
+        piece = piece.slice(taken);
+        base += taken;
+        return false;
+      }
+      base += piece.length;
+      if (!reply.more) {
+        // Every piece is out but the body is short of its announced length: never pretend it is whole.
+        ex.streaming = null;
+        res.close();
+        return true;
+      }
+      try {
+        piece = reply.next();
+      } catch {
+        // The image failed mid-body: the client must not take a short body for a whole one.
+        ex.streaming = null;
+        res.close();
+        return true;
+      }
+    }
+  };
+  if (!pump()) res.onWritable(() => (ex.aborted ? true : pump()));
 }

@@ -1,45 +1,65 @@
 /**
- * Assembles a jpipd server: the worker pool, the JPIP service and the uWebSockets.js front end.
- * Used by the CLI, the tests and the benchmarks (the in-process harness uses the service directly).
+ * Assembles a jpipd server: the process-wide index registry, the worker pool for heavy work, and the
+ * front ends — the main thread's, plus worker-thread front ends started as load rises (server/
+ * front-ends.ts). Used by the CLI, the tests and the benchmarks; `createHarness` gives the JPIP
+ * service alone, in-process, for embedding and benchmarking without sockets.
  */
 import * as fs from 'node:fs';
-import { WorkerPool, type PoolOptions } from '../pool/pool.js';
+import * as net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { MAX_HEAD_BYTES, startHttp, type HttpServer } from './http.js';
+import type { LoadBudget } from '../io/targets.js';
+import { DEFAULT_SESSION_LIMITS } from '../jpip/sessions.js';
+import { IndexRegistry } from '../packet-index/registry.js';
+import { WorkerPool, type PoolOptions } from '../pool/pool.js';
+import { FrontEnds } from './front-ends.js';
+import { startFrontEnd, type FrontEnd } from './front-end.js';
+import { MAX_HEAD_BYTES } from './http.js';
 import { startSequencer, type Sequencer } from './sequencer.js';
 import { JpipService } from './service.js';
-import { DEFAULT_SESSION_LIMITS } from '../jpip/sessions.js';
 
 /** Server options. */
 export interface ServerOptions {
   root: string;
   host?: string;
   port?: number;
+  /** Front-end threads at most (the main thread's included); default: the number of cores. */
   threads?: number;
+  /** Front-end threads started at once (the rest start when the running ones are busy); default 1. */
+  minThreads?: number;
+  /** Worker pool threads for heavy work (started on demand). */
+  poolThreads?: number;
   cacheDir?: string | null;
   indexBudgetBytes?: number;
   sessionIdleMs?: number;
   maxResponseBytes?: number;
   faults?: PoolOptions['faults'];
   /**
-   * Put the pipelining sequencer in front of uWebSockets.js (default true): needed by clients that
-   * pipeline (JHelioviewer, Kakadu); false serves uWebSockets.js directly on the public port.
+   * Keep idle client connections open this long (ms). uWebSockets.js closes idle HTTP connections
+   * after 10 s; a longer time puts the keep-alive relay (server/sequencer.ts) in front, on one thread.
    */
-  sequencer?: boolean;
-  /** Idle client connections are closed after this long (ms), with the sequencer. */
   keepAliveMs?: number;
-  /** Heap limit of each worker thread in MiB (a worker over it is replaced and its task re-run). */
+  /** Heap limit of each pool thread in MiB (a worker over it is replaced and its task re-run). */
   workerHeapMb?: number;
+  /** Bounds on what a front end opens and indexes itself (tests force the pool with zeros). */
+  inlineBudget?: LoadBudget;
+  inlineIndexBytes?: number;
   log?: (entry: Record<string, unknown>) => void;
 }
+
+/** uWebSockets.js' own idle close of HTTP connections (a compile-time constant of the library). */
+export const UWS_IDLE_MS = 10_000;
 
 /** A running server. */
 export interface RunningServer {
   port: number;
+  /** The main thread's JPIP service. */
   service: JpipService;
   pool: WorkerPool;
+  registry: IndexRegistry;
+  /** The front-end threads. */
+  fronts: FrontEnds;
   close(): Promise<void>;
 }
 
@@ -47,24 +67,35 @@ export interface RunningServer {
 export interface Harness {
   service: JpipService;
   pool: WorkerPool;
+  registry: IndexRegistry;
   close(): Promise<void>;
 }
 
-/** Creates the service and its worker pool without a front end. */
-export function createHarness(opts: ServerOptions): Harness {
-  const root = fs.realpathSync(opts.root);
-  const pool = new WorkerPool({ threads: opts.threads, faults: opts.faults, maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024 });
-  const service = new JpipService({
-    root,
+/** The service settings every front end of a server shares. */
+export function serviceSettings(opts: ServerOptions): { root: string; cacheDir: string | null } & Pick<ServerOptions, 'maxResponseBytes' | 'inlineBudget' | 'inlineIndexBytes'> & {
+  sessionLimits: typeof DEFAULT_SESSION_LIMITS;
+} {
+  return {
+    root: fs.realpathSync(opts.root),
     cacheDir: opts.cacheDir === undefined ? null : opts.cacheDir,
-    pool,
-    indexBudgetBytes: opts.indexBudgetBytes,
     maxResponseBytes: opts.maxResponseBytes,
+    inlineBudget: opts.inlineBudget,
+    inlineIndexBytes: opts.inlineIndexBytes,
     sessionLimits: { ...DEFAULT_SESSION_LIMITS, idleMs: opts.sessionIdleMs ?? DEFAULT_SESSION_LIMITS.idleMs },
-  });
+  };
+}
+
+/** Creates the registry, the pool and the main thread's service, without a front end. */
+export function createHarness(opts: ServerOptions): Harness {
+  const settings = serviceSettings(opts);
+  const pool = new WorkerPool({ threads: opts.poolThreads, faults: opts.faults, maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024 });
+  const registry = new IndexRegistry(opts.indexBudgetBytes);
+  const service = new JpipService({ ...settings, pool, tables: registry, frontEnd: 0 });
+  registry.onEvict = (key) => service.streams.dropVersion(key);
   return {
     service,
     pool,
+    registry,
     async close() {
       service.close();
       await pool.close();
@@ -72,44 +103,68 @@ export function createHarness(opts: ServerOptions): Harness {
   };
 }
 
+/** A port free on `host` now (for "any port": listeners that share a port need its number). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
 /** Starts a server on host:port (port 0 = any free port). */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
-  const { service, pool } = createHarness(opts);
+  const h = createHarness(opts);
   const host = opts.host ?? '127.0.0.1';
-  const useSequencer = opts.sequencer ?? true;
-  const unixPath = useSequencer ? path.join(os.tmpdir(), `jpipd-${process.pid}-${randomBytes(6).toString('hex')}.sock`) : undefined;
-  let http: HttpServer | undefined;
-  let front: Sequencer | undefined;
+  const relay = (opts.keepAliveMs ?? UWS_IDLE_MS) > UWS_IDLE_MS;
+  const unixPath = relay ? path.join(os.tmpdir(), `jpipd-${process.pid}-${randomBytes(6).toString('hex')}.sock`) : undefined;
+  let front: FrontEnd | undefined;
+  let sequencer: Sequencer | undefined;
+  let fronts: FrontEnds | undefined;
   try {
-    http = await startHttp(service, { host, port: opts.port ?? 0, unixPath, onLog: opts.log });
+    // Every front end listens on the same port (SO_REUSEPORT), which must be a fixed number: an
+    // ephemeral port chosen by the kernel for one listener is not shared. Port 0 picks one first.
+    const wanted = relay || opts.port ? (opts.port ?? 0) : await freePort(host);
+    front = await startFrontEnd(h.service, { host, port: relay ? 0 : wanted, unixPath, log: opts.log });
+    const port = relay ? 0 : front.port;
+    // Behind the relay there is one front end: the relay owns the port and is one thread anyway.
+    fronts = new FrontEnds(relay ? { ...opts, threads: 1 } : opts, h, { host, port, unixPath });
     if (unixPath) {
-      front = await startSequencer({
+      sequencer = await startSequencer({
         host,
-        port: opts.port ?? 0,
+        port: wanted,
         upstream: { path: unixPath },
         maxHeadBytes: MAX_HEAD_BYTES,
         maxBodyBytes: 1024 * 1024,
-        idleMs: opts.keepAliveMs ?? 120_000,
+        idleMs: opts.keepAliveMs as number,
         maxQueued: 16,
       });
     }
+    await fronts.start(opts.minThreads ?? 1);
   } catch (e) {
-    http?.close();
-    service.close();
-    await pool.close();
+    front?.close();
+    await fronts?.close();
+    await sequencer?.close();
+    await h.close();
     throw e;
   }
-  const h = http;
+  const f = front;
+  const all = fronts;
   return {
-    port: front ? front.port : h.port,
-    service,
-    pool,
+    port: sequencer ? sequencer.port : f.port,
+    service: h.service,
+    pool: h.pool,
+    registry: h.registry,
+    fronts: all,
     async close() {
-      await front?.close();
-      h.close();
+      await sequencer?.close();
+      f.close();
+      await all.close();
       if (unixPath) fs.rmSync(unixPath, { force: true });
-      service.close();
-      await pool.close();
+      await h.close();
     },
   };
 }

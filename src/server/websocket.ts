@@ -3,34 +3,37 @@
  * Each text message is one JPIP request written as an HTTP request target: `/image.jp2?fsiz=…` or
  * `/jpip?cid=…&…`. Each request gets two messages back, in request order: a text message with the
  * JSON head `{"seq":n,"status":200,"headers":{…}}`, then one binary message with the body (the
- * JPP-stream, or the one-line error text). Channels and sessions are the same as over HTTP, so a
- * client may mix transports. Requests on one socket are handled one at a time; the next one waits
- * while the socket's send buffer is above the back-pressure mark.
+ * JPP-stream, or the one-line error text); a large body goes out as fragments of that message, one
+ * piece at a time as the socket drains. Channels and sessions are the same as over HTTP, so a client
+ * may mix transports. Requests on one socket are handled one at a time.
  */
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { JpipdError } from '../errors.js';
-import type { JpipService, OutgoingResponse } from './service.js';
+import type { JpipService, Reply } from './service.js';
 
 /** Path on which WebSocket upgrades are accepted. */
 export const WS_PATH = '/jpip-ws';
 /** Largest request message accepted (bytes). */
 export const WS_MAX_REQUEST = 64 * 1024;
-/** Send-buffer level above which the socket stops taking new requests until it drains. */
-export const WS_BACKPRESSURE_MARK = 4 * 1024 * 1024;
+/** Send-buffer level above which the socket stops producing until it drains. */
+export const WS_BACKPRESSURE_MARK = 1024 * 1024;
 
 interface SocketState {
   seq: number;
   queue: string[];
   busy: boolean;
   closed: boolean;
-  resumeOnDrain?: () => void;
+  /** Called when the socket drains below the mark. */
+  onDrain?: () => void;
+  /** The reply being sent in fragments (undelivered if the socket closes). */
+  streaming?: Reply;
 }
 
 /** Adds the WebSocket route to the app. */
 export function addWebSocketRoute(app: TemplatedApp, service: JpipService, onLog: (e: Record<string, unknown>) => void): void {
   app.ws<SocketState>(WS_PATH, {
     maxPayloadLength: WS_MAX_REQUEST,
-    maxBackpressure: 256 * 1024 * 1024,
+    maxBackpressure: 64 * 1024 * 1024,
     idleTimeout: 120,
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
@@ -44,23 +47,23 @@ export function addWebSocketRoute(app: TemplatedApp, service: JpipService, onLog
     },
     message: (ws, message, isBinary) => {
       const st = ws.getUserData();
-      if (isBinary) {
-        st.queue.push('\0binary');
-      } else {
-        st.queue.push(Buffer.from(message).toString('latin1'));
-      }
+      st.queue.push(isBinary ? '\0binary' : Buffer.from(message).toString('latin1'));
       pump(ws, service, onLog);
     },
     drain: (ws) => {
       const st = ws.getUserData();
-      if (st.resumeOnDrain && ws.getBufferedAmount() < WS_BACKPRESSURE_MARK) {
-        const go = st.resumeOnDrain;
-        st.resumeOnDrain = undefined;
+      if (st.onDrain && ws.getBufferedAmount() < WS_BACKPRESSURE_MARK) {
+        const go = st.onDrain;
+        st.onDrain = undefined;
         go();
       }
     },
     close: (ws) => {
-      ws.getUserData().closed = true;
+      const st = ws.getUserData();
+      st.closed = true;
+      st.queue.length = 0;
+      st.streaming?.undelivered();
+      st.streaming = undefined;
     },
   });
 }
@@ -70,33 +73,71 @@ function pump(ws: WebSocket<SocketState>, service: JpipService, onLog: (e: Recor
   const st = ws.getUserData();
   if (st.busy || st.closed || st.queue.length === 0) return;
   if (ws.getBufferedAmount() >= WS_BACKPRESSURE_MARK) {
-    st.resumeOnDrain = () => pump(ws, service, onLog);
+    st.onDrain = () => pump(ws, service, onLog);
     return;
   }
   st.busy = true;
   const text = st.queue.shift() as string;
   const seq = st.seq++;
-  const started = process.hrtime.bigint();
-  const done = (out: OutgoingResponse): void => {
+  const started = performance.now();
+  const next = (): void => {
     st.busy = false;
+    pump(ws, service, onLog);
+  };
+  const done = (reply: Reply): void => {
     if (st.closed) {
-      out.undelivered?.();
+      reply.undelivered();
       return;
     }
-    const head = { seq, status: out.status, headers: Object.fromEntries(out.headers) };
+    const head = { seq, status: reply.status, headers: Object.fromEntries(reply.headers) };
+    const logged = (): void => onLog({ transport: 'ws', status: reply.status, ms: performance.now() - started, ...reply.log });
+    if (!reply.more) {
+      ws.cork(() => {
+        ws.send(JSON.stringify(head), false);
+        ws.send(reply.body, true);
+      });
+      logged();
+      next();
+      return;
+    }
+    // A large body: fragments of one binary message, each produced when the socket has drained.
+    st.streaming = reply;
     ws.cork(() => {
       ws.send(JSON.stringify(head), false);
-      ws.send(out.body, true);
+      ws.sendFirstFragment(reply.body, true);
     });
-    onLog({ transport: 'ws', status: out.status, ms: Number(process.hrtime.bigint() - started) / 1e6, ...out.log });
-    pump(ws, service, onLog);
+    const more = (): void => {
+      if (st.closed) return;
+      while (reply.more) {
+        if (ws.getBufferedAmount() >= WS_BACKPRESSURE_MARK) {
+          st.onDrain = more;
+          return;
+        }
+        let piece: Uint8Array;
+        try {
+          piece = reply.next();
+        } catch {
+          st.streaming = undefined;
+          ws.end(1011, 'the image failed mid-response');
+          return;
+        }
+        if (reply.more) ws.sendFragment(piece);
+        else ws.sendLastFragment(piece);
+      }
+      st.streaming = undefined;
+      logged();
+      next();
+    };
+    more();
   };
   const parsed = parseTarget(text);
   if (parsed instanceof JpipdError) {
     done(service.error(parsed));
     return;
   }
-  service.handle({ method: 'GET', path: parsed.path, query: parsed.query }).then(done, (e) => done(service.error(e)));
+  const r = service.handle({ method: 'GET', path: parsed.path, query: parsed.query });
+  if (r instanceof Promise) r.then(done);
+  else done(r);
 }
 
 /** Splits `/path?query` (a request target) into its parts; anything else is a malformed request. */

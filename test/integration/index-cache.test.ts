@@ -63,13 +63,13 @@ describe('index cache files', () => {
     const a = new JpipSession(first.base, 'gray1000-rpcl-p64-l4.j2k');
     await a.open({ len: 0 });
     await a.fetchWindow({ fsiz: '250,175', len: 5000 });
-    const opened1 = await first.service.registry.acquire(path.join(FIXTURES, 'gray1000-rpcl-p64-l4.j2k'), 'gray1000-rpcl-p64-l4.j2k');
-    assert.equal(opened1.summary.fromCache, false);
+    const opened1 = first.service.catalog.open('gray1000-rpcl-p64-l4.j2k', path.join(FIXTURES, 'gray1000-rpcl-p64-l4.j2k'));
+    assert.equal(opened1.fromCache, false);
     await first.close(); // keep the cache directory
     const second = await startTestServer({ cacheDir });
     try {
-      const opened2 = await second.service.registry.acquire(path.join(FIXTURES, 'gray1000-rpcl-p64-l4.j2k'), 'gray1000-rpcl-p64-l4.j2k');
-      assert.equal(opened2.summary.fromCache, true);
+      const opened2 = second.service.catalog.open('gray1000-rpcl-p64-l4.j2k', path.join(FIXTURES, 'gray1000-rpcl-p64-l4.j2k'));
+      assert.equal(opened2.fromCache, true);
       const b = new JpipSession(second.base, 'gray1000-rpcl-p64-l4.j2k');
       await b.open({ len: 0 });
       await b.fetchWindow({ fsiz: '250,175', len: 5000 });

@@ -18,6 +18,8 @@ import { box, concatBytes, ftypBox, ihdrBox, colrBox, signatureBox, xmlBox, ftbl
 import { decodeJ2k, type DecodedImage } from '../helpers/openjpeg.js';
 import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
 import { jp2cBoxes } from '../helpers/boxes.js';
+import { slotCount } from '../../src/packet-index/codestream-index.js';
+import { SharedPacketIndex } from '../../src/packet-index/shared-index.js';
 
 /** Offset and length of the (first) jp2c payload of a JP2 file. */
 const codestreamIn = (bytes: Uint8Array): { offset: number; length: number } => jp2cBoxes(bytes)[0];
@@ -125,13 +127,19 @@ describe('hyperlinked JPX', () => {
   });
 
   it('indexes a JP2 linked from two movies once', async () => {
-    const m1 = await srv.service.registry.acquire(path.join(fs.realpathSync(root), 'movies/movie.jpx'), 'movies/movie.jpx');
-    const m2 = await srv.service.registry.acquire(path.join(fs.realpathSync(root), 'movies/other.jpx'), 'movies/other.jpx');
-    const a = await srv.service.registry.child(m1, path.join(fs.realpathSync(root), 'frames/f0.jp2'), 'frames/f0.jp2');
-    const b = await srv.service.registry.child(m2, path.join(fs.realpathSync(root), 'frames/f0.jp2'), 'frames/f0.jp2');
-    assert.equal(a, b);
-    assert.equal(srv.service.registry.sab(a, 0), srv.service.registry.sab(b, 0));
-    srv.service.registry.release(m1);
-    srv.service.registry.release(m2);
+    const realRoot = fs.realpathSync(root);
+    const sessions = [new JpipSession(srv.base, 'movies/movie.jpx'), new JpipSession(srv.base, 'movies/other.jpx')];
+    for (const s of sessions) {
+      await s.open({ len: 0 });
+      const r = await s.fetchWindow({ stream: 0, fsiz: '96,64' });
+      assert.equal(r[r.length - 1].status, 200);
+    }
+    // One opened version of the frame file, one shared index table for its codestream, used by both sessions.
+    const frame = srv.service.catalog.open('frames/f0.jp2', path.join(realRoot, 'frames/f0.jp2'));
+    assert.equal(srv.registry.refs(frame.key), 2, 'both movies\' sessions use the one frame version');
+    const table = srv.registry.table(frame.key, 0, slotCount(frame.layout.codestreams[0]));
+    assert.ok(SharedPacketIndex.attach(table).levelsIndexed() > 0, 'the one table the requests indexed (asking again makes no new one)');
+    for (const s of sessions) await s.close();
+    assert.equal(srv.registry.refs(frame.key), 0);
   });
 });

@@ -71,12 +71,15 @@ describe('responses', () => {
     assert.ok(first.kind === 'message' && first.cls === 8 && first.id === 0 && first.complete && first.length === 0);
   });
 
-  it('serves the status line HTTP/1.1 200 OK with chunked transfer, and answers pipelined requests in order', async () => {
+  it('serves the status line HTTP/1.1 200 OK with a Content-Length, and answers pipelined requests in order', async () => {
     const req = (q: string): string => `GET /gray257-n6-defprec-l2.j2k?${q} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
     const text = await raw(srv.port, [req('type=jpp-stream&qid=1&len=50&fsiz=257,129'), req('type=jpp-stream&qid=2&len=60'), req('type=jpp-stream&qid=3&len=70')]);
     const lines = text.split('\r\n');
     assert.equal(lines[0], 'HTTP/1.1 200 OK');
-    assert.match(text, /Transfer-Encoding: chunked/i);
+    assert.doesNotMatch(text, /Transfer-Encoding: chunked/i, 'the length of every body is known before it is sent');
+    const first = text.slice(0, text.indexOf('HTTP/1.1 200 OK', 10));
+    const length = Number(/\r\nContent-Length: (\d+)\r\n/i.exec(first)?.[1]);
+    assert.equal(first.length - (first.indexOf('\r\n\r\n') + 4), length, 'Content-Length frames the first response exactly');
     const qids = [...text.matchAll(/JPIP-qid: (\d+)/g)].map((m) => Number(m[1]));
     assert.deepEqual(qids, [1, 2, 3]);
   });
@@ -200,19 +203,24 @@ describe('bad input', () => {
 });
 
 describe('connections', () => {
-  it('keeps an idle keep-alive connection usable past uWebSockets.js’ own 10 s idle close', { timeout: 30_000 }, async () => {
-    const sock = net.connect(srv.port, '127.0.0.1');
-    await new Promise((r) => sock.once('connect', r));
-    let text = '';
-    sock.on('data', (d) => (text += d.toString('latin1')));
-    const req = (q: number) => `GET /gray257-n6-defprec-l2.j2k?type=jpp-stream&qid=${q}&len=20 HTTP/1.1\r\nHost: a\r\n\r\n`;
-    sock.write(req(1));
-    await new Promise((r) => setTimeout(r, 13_000));
-    assert.ok(!sock.destroyed, 'the client connection is still open');
-    sock.write(req(2));
-    for (let i = 0; i < 50 && !text.includes('JPIP-qid: 2'); i++) await new Promise((r) => setTimeout(r, 50));
-    sock.destroy();
-    assert.deepEqual([...text.matchAll(/JPIP-qid: (\d+)/g)].map((m) => m[1]), ['1', '2']);
+  it('with --keep-alive-s above 10, keeps an idle connection usable past uWebSockets.js’ own 10 s idle close', { timeout: 30_000 }, async () => {
+    const relayed = await startTestServer({ keepAliveMs: 120_000 });
+    try {
+      const sock = net.connect(relayed.port, '127.0.0.1');
+      await new Promise((r) => sock.once('connect', r));
+      let text = '';
+      sock.on('data', (d) => (text += d.toString('latin1')));
+      const req = (q: number) => `GET /gray257-n6-defprec-l2.j2k?type=jpp-stream&qid=${q}&len=20 HTTP/1.1\r\nHost: a\r\n\r\n`;
+      sock.write(req(1));
+      await new Promise((r) => setTimeout(r, 13_000));
+      assert.ok(!sock.destroyed, 'the client connection is still open');
+      sock.write(req(2));
+      for (let i = 0; i < 50 && !text.includes('JPIP-qid: 2'); i++) await new Promise((r) => setTimeout(r, 50));
+      sock.destroy();
+      assert.deepEqual([...text.matchAll(/JPIP-qid: (\d+)/g)].map((m) => m[1]), ['1', '2']);
+    } finally {
+      await relayed.stop();
+    }
   });
 
   it('answers requests pipelined in one segment in order', async () => {

@@ -10,6 +10,8 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseJppStream, type JppEvent } from '../../src/client/jpp-parser.js';
 import { JpipSession } from '../../src/client/session.js';
+import * as net from 'node:net';
+import { bigMovie } from '../helpers/big-movie.js';
 import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
 
 let srv: TestServer;
@@ -24,6 +26,14 @@ async function get(url: string): Promise<{ res: Response; events: JppEvent[]; bo
   const res = await fetch(url);
   const body = new Uint8Array(await res.arrayBuffer());
   return { res, body, events: res.status === 200 ? parseJppStream(body) : [] };
+}
+/** A connection that sends one GET and then does not read (its bytes pile up in the socket buffers). */
+async function unreadConnection(port: number, target: string): Promise<net.Socket> {
+  const sock = net.connect(port, '127.0.0.1');
+  await new Promise((r) => sock.once('connect', r));
+  sock.pause();
+  sock.write(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`);
+  return sock;
 }
 const classes = (events: JppEvent[]): number[] => events.flatMap((e) => (e.kind === 'message' ? [e.cls] : []));
 const eorOf = (events: JppEvent[]): number | undefined => {
@@ -117,23 +127,29 @@ describe('window reporting', () => {
 });
 
 describe('undelivered responses', () => {
-  it('end the channel when the client disconnects before its response is written', async () => {
-    const net = await import('node:net');
-    const s = new JpipSession(srv.base, 'gray4096-rpcl-p128-l8.jp2');
-    await s.open({ len: 0 });
-    const sock = net.connect(srv.port, '127.0.0.1');
-    await new Promise((r) => sock.once('connect', r));
-    sock.write(`GET /jpip?cid=${s.cid}&fsiz=4096,4096 HTTP/1.1\r\nHost: a\r\n\r\n`);
-    await new Promise((r) => setTimeout(r, 20));
-    sock.destroy();
-    let status = 0;
-    for (let i = 0; i < 100 && status !== 404; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      const r = await fetch(`${srv.base}/jpip?cid=${s.cid}&fsiz=64,64&len=10`);
-      status = r.status;
-      await r.arrayBuffer();
+  it('ends the channel when the client goes away in the middle of a streamed response', { timeout: 30_000 }, async () => {
+    const big = await bigMovie();
+    const s = await startTestServer({ root: big.root });
+    try {
+      const sess = new JpipSession(s.base, big.movie);
+      await sess.open({ len: 0 });
+      // All frames at full size (≈10 MB, no len): more than the socket buffers hold, so the server
+      // is still producing pieces when this client, which never reads, disconnects.
+      const sock = await unreadConnection(s.port, `/jpip?cid=${sess.cid}&context=jpxl<0-${big.frames - 1}>&fsiz=4096,4096`);
+      await new Promise((r) => setTimeout(r, 300));
+      sock.destroy();
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 404; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const r = await fetch(`${s.base}/jpip?cid=${sess.cid}&fsiz=64,64&len=10`);
+        status = r.status;
+        await r.arrayBuffer();
+      }
+      assert.equal(status, 404, 'the channel whose response was cut is closed');
+    } finally {
+      await s.stop();
+      big.remove();
     }
-    assert.equal(status, 404, 'the channel whose response was lost is closed');
   });
 });
 
@@ -166,25 +182,43 @@ describe('images that change while served', () => {
 });
 
 describe('limits', () => {
-  it('refuses requests beyond the per-session queue bound with 503 and serves the rest', async () => {
-    const s = new JpipSession(srv.base, 'gray4096-rpcl-p128-l8.jp2');
-    await s.open({ len: 0 });
-    const results = await Promise.all(
-      Array.from({ length: 100 }, (_, i) =>
-        fetch(`${srv.base}/jpip?cid=${s.cid}&fsiz=4096,4096&roff=${i},0&rsiz=2048,2048`).then(async (r) => {
-          await r.arrayBuffer();
-          return r.status;
-        }),
-      ),
-    );
-    const busy = results.filter((x) => x === 503).length;
-    const ok = results.filter((x) => x === 200).length;
-    assert.equal(busy + ok, 100);
-    assert.ok(busy > 0, 'some requests were refused');
-    assert.ok(ok >= 1, 'the queue kept working');
-    const after = await s.send({ fsiz: '64,64', len: 100 });
-    assert.equal(after.status, 200);
-    await s.close();
+  it('queues a busy session\'s requests in order, refuses those beyond the bound with 503, and serves the rest', { timeout: 30_000 }, async () => {
+    const big = await bigMovie();
+    const s = await startTestServer({ root: big.root });
+    try {
+      const sess = new JpipSession(s.base, big.movie);
+      await sess.open({ len: 0 });
+      // A streamed response the client does not read yet keeps the session busy...
+      const sock = await unreadConnection(s.port, `/jpip?cid=${sess.cid}&context=jpxl<0-${big.frames - 1}>&fsiz=4096,4096`);
+      await new Promise((r) => setTimeout(r, 200));
+      // ...so these wait in the session's queue (64 at most), in arrival order.
+      const results = Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          fetch(`${s.base}/jpip?cid=${sess.cid}&stream=0&fsiz=4096,4096&roff=${i},0&rsiz=64,64&qid=${i}`).then(async (r) => {
+            await r.arrayBuffer();
+            return r.status;
+          }),
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      let got = 0;
+      sock.on('data', (d: Buffer) => (got += d.length));
+      sock.resume();
+      const statuses = await results;
+      const busy = statuses.filter((x) => x === 503).length;
+      const ok = statuses.filter((x) => x === 200).length;
+      assert.equal(busy + ok, 100);
+      assert.ok(busy >= 36, `${busy} requests refused beyond the queue bound of 64`);
+      assert.ok(ok >= 1, 'the queue kept working');
+      assert.ok(got > 8_000_000, 'the streamed response went out whole once read');
+      sock.destroy();
+      const after = await sess.send({ stream: 0, fsiz: '64,64', len: 100 });
+      assert.equal(after.status, 200);
+      await sess.close();
+    } finally {
+      await s.stop();
+      big.remove();
+    }
   });
 });
 

@@ -1,7 +1,8 @@
 /**
- * Workers hold no state a client depends on: a worker that dies mid-request (process.exit in the
- * worker, or an unexpected throw) is replaced and the request re-run; the client sees a normal,
- * correct response and its channel goes on.
+ * Pool workers hold no state a client depends on: a worker that dies in the middle of heavy work
+ * (loading a layout, indexing levels) — process.exit in the worker, an unexpected throw, running out
+ * of memory — is replaced and the task re-run; the client sees a normal, correct response and its
+ * channel goes on. The servers here hand all such work to the pool (inline budgets of zero).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -17,10 +18,11 @@ function binBytes(s: JpipSession): Map<string, string> {
 }
 
 describe('worker replacement', () => {
-  const what = { exitOnServe: 'exits', throwOnServe: 'throws', oomOnServe: 'runs out of memory' } as const;
-  for (const mode of ['exitOnServe', 'throwOnServe', 'oomOnServe'] as const) {
-    it(`a request whose worker ${what[mode]} mid-request is re-run invisibly`, async () => {
-      const faulty = await startTestServer({ faults: { [mode]: countdown(2) }, workerHeapMb: 96 });
+  const what = { exitOnTask: 'exits', throwOnTask: 'throws', oomOnTask: 'runs out of memory' } as const;
+  const poolOnly = { inlineBudget: { maxReads: 0, maxLinks: 0, maxCacheFileBytes: 0 }, inlineIndexBytes: 0 };
+  for (const mode of ['exitOnTask', 'throwOnTask', 'oomOnTask'] as const) {
+    it(`a request whose pool worker ${what[mode]} mid-task is re-run invisibly`, async () => {
+      const faulty = await startTestServer({ faults: { [mode]: countdown(2) }, workerHeapMb: 96, ...poolOnly });
       const healthy = await startTestServer();
       try {
         const fields = { fsiz: '500,350', roff: '100,60', rsiz: '200,150', len: 3000 };

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JpipdError } from '../../src/errors.js';
-import { BinKind, CacheModel, COMPLETE, heldIn, type ModelDelta } from '../../src/jpip/cache-model.js';
+import { BinKind, CacheModel, COMPLETE, Holdings, PAGE_SIZE, type ModelDelta } from '../../src/jpip/cache-model.js';
 import { parseModel, type ModelItem } from '../../src/jpip/model-field.js';
 
 /** Codestream qualifier expansion as a caller would do it (ranges are closed in these tests). */
@@ -14,7 +14,7 @@ const expand = (item: ModelItem): number[] => {
 /** Applies one `model=` value as the server does. */
 const apply = (m: CacheModel, field: string): void => m.applyStatements(parseModel(field), expand);
 
-const precinct = (m: CacheModel, cs: number, id: number): number => heldIn(m.stream(cs).precincts, id);
+const precinct = (m: CacheModel, cs: number, id: number): number => m.stream(cs).precincts.get(id);
 
 test('model=: statements are absolute — P5:100 then P5:50 keeps 100', () => {
   const m = new CacheModel();
@@ -150,17 +150,38 @@ test('entry bound: a full model throws ERR_BUSY for new bins, not for updates; f
   assert.equal(m.size, 3);
 });
 
-test('snapshot: carries only the requested codestreams (and the metadata bins)', () => {
-  const m = new CacheModel();
-  apply(m, '[0-3],Hm,P1:5,M0:9');
-  const snap = m.snapshot([1, 3, 8]);
-  assert.deepEqual([...snap.streams.keys()].sort(), [1, 3], 'codestream 8 has no model; 0 and 2 were not requested');
-  assert.equal(snap.streams.get(3)?.main, COMPLETE);
-  assert.equal(snap.streams.get(1)?.precincts.get(1), 5);
-  assert.equal(snap.meta.get(0), 9);
-  assert.equal(m.snapshot([]).streams.size, 0);
-  // A structured clone (what a worker receives) keeps the content.
-  const cloned = structuredClone(snap);
-  assert.equal(cloned.streams.get(1)?.precincts.get(1), 5);
-  assert.equal(m.streams.has(8), false, 'snapshot does not create codestream models');
+test('holdings: pages are allocated on first write only, far ids work, counts follow non-zero entries', () => {
+  const h = new Holdings();
+  assert.equal(h.byteLength, 0, 'an empty model costs no pages');
+  assert.equal(h.get(123_456), 0);
+  assert.equal(h.set(5, 0), 0, 'writing 0 to an absent bin allocates nothing');
+  assert.equal(h.byteLength, 0);
+  assert.equal(h.set(5, 100), 1);
+  assert.equal(h.byteLength, PAGE_SIZE * 8, 'one page');
+  assert.equal(h.set(PAGE_SIZE * 3 + 1, COMPLETE), 1);
+  assert.equal(h.byteLength, 2 * PAGE_SIZE * 8, 'pages in between stay unallocated');
+  const far = 2 ** 40 + 17;
+  assert.equal(h.set(far, 9), 1);
+  assert.equal(h.get(far), 9, 'ids past the dense range (huge tiled images) live in a page map');
+  assert.equal(h.get(far + 1), 0);
+  assert.equal(h.count, 3);
+  assert.equal(h.set(5, 200), 0, 'an update is not a new entry');
+  assert.equal(h.set(5, 0), -1);
+  assert.equal(h.count, 2);
+  assert.deepEqual([...h.entries()], [[PAGE_SIZE * 3 + 1, COMPLETE], [far, 9]]);
+});
+
+test('set and setIn: exact updates (the undo of a response) count entries and honour the bound', () => {
+  const m = new CacheModel(2);
+  m.set(BinKind.Precinct, 0, 7, 50);
+  m.set(BinKind.Precinct, 0, 7, 10);
+  assert.equal(precinct(m, 0, 7), 10, 'set lowers (record never does)');
+  m.setIn(m.stream(1).precincts, 3, COMPLETE);
+  assert.equal(m.size, 2);
+  assert.throws(() => m.setIn(m.stream(1).precincts, 4, 1), (e: unknown) => e instanceof JpipdError && e.code === 'ERR_BUSY');
+  m.set(BinKind.Precinct, 0, 7, 0);
+  assert.equal(m.size, 1);
+  m.setIn(m.stream(1).precincts, 4, 1);
+  assert.equal(m.size, 2);
+  assert.ok(m.byteLength >= 2 * PAGE_SIZE * 8);
 });

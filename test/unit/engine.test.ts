@@ -6,58 +6,37 @@ import { BufferSource } from '../../src/bytes/source.js';
 import { DataBinCache, type BinKey } from '../../src/client/databin-cache.js';
 import { parseJppStream, type JppEvent, type JppMessage } from '../../src/client/jpp-parser.js';
 import { scanTarget } from '../../src/j2k/boxes.js';
-import { splitPrecinctBinId, tileCount, tileGeometry } from '../../src/j2k/geometry.js';
-import type { TargetLayout, TileGeometry } from '../../src/j2k/types.js';
+import { splitPrecinctBinId, tileCount } from '../../src/j2k/geometry.js';
+import type { TargetLayout } from '../../src/j2k/types.js';
 import { CacheModel } from '../../src/jpip/cache-model.js';
 import { parseMetareq } from '../../src/jpip/metareq.js';
 import { serve, type ServeRequest, type ServeResult, type TargetAccess } from '../../src/jpip/engine.js';
-import { buildDirectory } from '../../src/packet-index/directory.js';
+import { CodestreamIndex, slotCount } from '../../src/packet-index/codestream-index.js';
 import { SharedPacketIndex } from '../../src/packet-index/shared-index.js';
-import { SharedPackets } from '../../src/packet-index/shared-packets.js';
 
 const FIX = new URL('../fixtures/', import.meta.url);
 
-/** A fixture opened for in-process serving, built like the worker does (shared index per codestream). */
+/** A fixture opened for in-process serving, built like a front end does (shared index per codestream). */
 interface Target {
   name: string;
   bytes: Uint8Array;
   layout: TargetLayout;
   access: TargetAccess;
+  streams: CodestreamIndex[];
 }
 
 function openTarget(name: string): Target {
   const bytes = new Uint8Array(readFileSync(new URL(name, FIX)));
   const src = new BufferSource(bytes);
   const layout = scanTarget(src);
-  const tiles = new Map<string, TileGeometry>();
-  const tileOf = (cs: number, t: number): TileGeometry => {
-    const k = `${cs}:${t}`;
-    let g = tiles.get(k);
-    if (!g) {
-      g = tileGeometry(layout.codestreams[cs], t);
-      tiles.set(k, g);
-    }
-    return g;
-  };
-  const sabs = layout.codestreams.map((cs, i) => {
-    const dir = buildDirectory(tileCount(cs.siz), cs.siz.Csiz, (t) => tileOf(i, t));
-    return SharedPacketIndex.allocate(dir.slotCount).sab;
-  });
+  const streams = layout.codestreams.map((cs) => new CodestreamIndex(cs, src, SharedPacketIndex.allocate(slotCount(cs)).sab));
   const access: TargetAccess = {
     layout,
     codestreamCount: layout.codestreams.length,
-    codestream: (cs) => layout.codestreams[cs],
     targetSource: src,
-    codestreamSource: () => src,
-    tile: tileOf,
-    minLevels(cs) {
-      let m = Infinity;
-      for (let t = 0; t < tileCount(layout.codestreams[cs].siz); t++) for (const tc of tileOf(cs, t).components) m = Math.min(m, tc.style.NL);
-      return m;
-    },
-    packets: new SharedPackets(layout.codestreams, tileOf, () => src, (cs) => sabs[cs]),
+    stream: (cs) => streams[cs],
   };
-  return { name, bytes, layout, access };
+  return { name, bytes, layout, access, streams };
 }
 
 const targets = new Map<string, Target>();
@@ -103,7 +82,7 @@ function assertFirstIndicator3(r: ServeResult): void {
 
 /** One response from an empty model, unlimited. */
 function serveOnce(t: Target, req: ServeRequest, model = new CacheModel()): ServeResult {
-  const r = serve(t.access, req, model.snapshot(req.codestreams));
+  const r = serve(t.access, req, model);
   assertFirstIndicator3(r);
   return r;
 }
@@ -116,19 +95,18 @@ function cacheOf(...responses: ServeResult[]): DataBinCache {
 
 const keyStr = (k: BinKey): string => `${k.cls}/${k.codestream}/${k.id}`;
 
-/** Repeats `req` with budget `len`, feeding each delta back into the model, until the window is done. */
+/** Repeats `req` with budget `len` on one model (updated by each response), until the window is done. */
 function continuation(t: Target, req: ServeRequest, len: number): { responses: ServeResult[]; cache: DataBinCache; model: CacheModel } {
   const model = new CacheModel();
   const cache = new DataBinCache();
   const responses: ServeResult[] = [];
   for (let round = 0; round < 200_000; round++) {
-    const r = serve(t.access, { ...req, len }, model.snapshot(req.codestreams));
+    const r = serve(t.access, { ...req, len }, model);
     assertFirstIndicator3(r);
     const before = cache.stats();
     const { messages } = parseResponse(r);
     for (const m of messages) cache.add(m);
     const after = cache.stats();
-    model.applyDelta(r.delta);
     responses.push(r);
     if (r.eor !== 4) return { responses, cache, model };
     // Every byte-limited response makes progress: new bytes, or a bin newly known complete.
@@ -144,7 +122,7 @@ function continuation(t: Target, req: ServeRequest, len: number): { responses: S
 function locatePrecinct(t: Target, cs: number, id: number): { t: number; c: number; r: number; p: number } {
   const layout = t.layout.codestreams[cs];
   const { t: tile, c, s } = splitPrecinctBinId(id, layout.siz.Csiz, tileCount(layout.siz));
-  const tc = t.access.tile(cs, tile).components[c];
+  const tc = t.streams[cs].tile(tile).components[c];
   for (const res of tc.resolutions) {
     if (s >= res.precinctBase && s < res.precinctBase + res.npx * res.npy) return { t: tile, c, r: res.r, p: s - res.precinctBase };
   }
@@ -154,11 +132,14 @@ function locatePrecinct(t: Target, cs: number, id: number): { t: number; c: numb
 /** File offsets and lengths of every layer's packet of one precinct, from the packet index. */
 function packetsOf(t: Target, cs: number, id: number): { offsets: number[]; lengths: number[]; r: number; c: number } {
   const loc = locatePrecinct(t, cs, id);
-  const L = t.access.tile(cs, loc.t).layers;
-  const slots = Int32Array.from({ length: L }, (_, l) => t.access.packets.slotOf(cs, loc.t, loc.c, loc.r, loc.p, l));
+  const s = t.streams[cs];
+  const L = s.tile(loc.t).layers;
+  const dir = s.directory;
+  const base = dir.base[(loc.t * dir.Nc + loc.c) * dir.levels + loc.r];
+  const slots = Int32Array.from({ length: L }, (_, l) => base + loc.p * L + l);
   const offsets = new Float64Array(L);
   const lengths = new Uint32Array(L);
-  t.access.packets.read(cs, loc.r, slots, offsets, lengths);
+  s.readPackets(loc.r, slots, L, offsets, lengths);
   return { offsets: [...offsets], lengths: [...lengths], r: loc.r, c: loc.c };
 }
 
@@ -206,9 +187,9 @@ for (const c of CASES) {
       assert.equal(s.redundantBytes, 0, `len=${len}: redundant bytes`);
       assert.equal(s.bytes, ref.stats().bytes);
       // (d) the completed request asked again: a bare EOR.
-      const again = serve(t.access, { ...req, len }, model.snapshot(req.codestreams));
+      const again = serve(t.access, { ...req, len }, model);
       assert.deepEqual([...again.body], [0x00, finalEor, 0x00], `len=${len}: repeated completed request`);
-      assert.deepEqual(again.delta, []);
+      assert.equal(again.changes, 0);
     }
   });
 }
@@ -218,9 +199,9 @@ for (const c of CASES) {
 test('(b) len=0 → the body is exactly an EOR, and nothing is recorded', () => {
   for (const name of ['rgb96.jp2', 'gray1000-lrcp-p64-l4.j2k']) {
     const t = target(name);
-    const r = serve(t.access, request({ window: win(100, 100), len: 0 }), new CacheModel().snapshot([0]));
+    const r = serve(t.access, request({ window: win(100, 100), len: 0 }), new CacheModel());
     assert.deepEqual([...r.body], [0x00, 0x04, 0x00]);
-    assert.deepEqual(r.delta, []);
+    assert.equal(r.changes, 0);
     assert.equal(r.messages, 0);
   }
 });
@@ -229,13 +210,12 @@ test('(d) a repeated completed request returns exactly 00 02 00 (unlimited reque
   const t = target('gray1000-rpcl-p64-l4.j2k');
   const req = request({ window: win(1000, 700, [10, 10], [300, 300]) });
   const model = new CacheModel();
-  const first = serve(t.access, req, model.snapshot([0]));
+  const first = serve(t.access, req, model);
   assert.equal(first.eor, 2);
-  model.applyDelta(first.delta);
-  const again = serve(t.access, req, model.snapshot([0]));
+  const again = serve(t.access, req, model);
   assert.deepEqual([...again.body], [0x00, 0x02, 0x00]);
   // A sub-window of a completed window is also done.
-  const sub = serve(t.access, request({ window: win(1000, 700, [100, 100], [50, 50]) }), model.snapshot([0]));
+  const sub = serve(t.access, request({ window: win(1000, 700, [100, 100], [50, 50]) }), model);
   assert.deepEqual([...sub.body], [0x00, 0x02, 0x00]);
 });
 

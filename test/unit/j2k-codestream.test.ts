@@ -35,6 +35,9 @@ class CountingSource implements ByteSource {
     this.largest = Math.max(this.largest, length);
     return this.inner.read(offset, length);
   }
+  readInto(dest: Uint8Array, at: number, offset: number, length: number): void {
+    dest.set(this.read(offset, length), at);
+  }
 }
 
 test('every fixture: PLT lengths cover each tile-part exactly and match the geometry packet count', () => {

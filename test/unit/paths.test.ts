@@ -38,7 +38,7 @@ after(async () => {
 
 /** Asserts the target is rejected with the one uniform error, echoing no path. */
 async function rejected(target: string): Promise<void> {
-  await assert.rejects(resolveTarget(root, target), (e: unknown) => {
+  await assert.rejects(async () => resolveTarget(root, target), (e: unknown) => {
     assert.ok(e instanceof JpipdError);
     assert.equal(e.code, 'ERR_TARGET_NOT_FOUND');
     assert.equal(e.message, 'no such image');

@@ -1,72 +1,68 @@
 /**
- * The image registry: one entry per image version shared by all sessions, concurrent opens
- * coalesced, changed files re-opened, and unreferenced images dropped least recently used first
- * when shared index memory exceeds the budget.
+ * The index registry: one shared table per (image version, codestream) for every thread, reference
+ * counted by sessions, and unreferenced versions dropped least recently used first when shared
+ * index memory exceeds the budget (threads are told through onEvict).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ImageRegistry, type OpenedSummary } from '../../src/packet-index/registry.js';
-import { indexByteLength } from '../../src/packet-index/shared-index.js';
+import { JpipdError } from '../../src/errors.js';
+import { IndexRegistry } from '../../src/packet-index/registry.js';
+import { indexByteLength, SharedPacketIndex } from '../../src/packet-index/shared-index.js';
 
-function fakeFs() {
-  const stamps = new Map<string, { size: number; mtimeMs: number }>();
-  let opens = 0;
-  const registry = (budget: number) =>
-    new ImageRegistry<OpenedSummary>(
-      async (abs, rel) => {
-        opens++;
-        await new Promise((r) => setTimeout(r, 5));
-        const st = stamps.get(abs) ?? { size: 1, mtimeMs: 1 };
-        return { key: `${rel}|${st.size}|${st.mtimeMs}`, size: st.size, mtimeMs: st.mtimeMs, codestreams: 2, slotCounts: [10_000, 10_000] };
-      },
-      async (abs) => stamps.get(abs) ?? { size: 1, mtimeMs: 1 },
-      budget,
-    );
-  return { stamps, registry, opens: () => opens };
-}
+const isCode = (code: string) => (e: unknown): boolean => e instanceof JpipdError && e.code === code;
+const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 2));
 
-describe('image registry', () => {
-  it('opens an image once for concurrent acquirers and shares one entry', async () => {
-    const f = fakeFs();
-    const reg = f.registry(1 << 30);
-    const [a, b, c] = await Promise.all([reg.acquire('/r/x', 'x'), reg.acquire('/r/x', 'x'), reg.acquire('/r/x', 'x')]);
-    assert.equal(f.opens(), 1);
-    assert.ok(a === b && b === c);
-    assert.equal(a.refs, 3);
-    assert.equal(reg.sab(a, 0), reg.sab(b, 0), 'one shared index per codestream');
+describe('index registry', () => {
+  it('hands every caller the same table per version and codestream, sized as asked', () => {
+    const reg = new IndexRegistry(1 << 30);
+    const a = reg.table('x|1|1', 0, 10_000);
+    assert.equal(reg.table('x|1|1', 0, 10_000), a, 'one shared table');
+    assert.notEqual(reg.table('x|1|1', 1, 10_000), a, 'another codestream, another table');
+    assert.notEqual(reg.table('x|2|2', 0, 10_000), a, 'another version (the file changed), another table');
+    assert.equal(SharedPacketIndex.attach(a).slotCount, 10_000);
+    assert.equal(reg.stats().indexBytes, 3 * indexByteLength(10_000));
+    assert.throws(() => reg.table('x|1|1', 0, 5), isCode('ERR_INTERNAL'), 'a table asked with another size is a bug');
   });
 
-  it('re-opens an image whose size or mtime changed, under a new key', async () => {
-    const f = fakeFs();
-    const reg = f.registry(1 << 30);
-    const a = await reg.acquire('/r/x', 'x');
-    f.stamps.set('/r/x', { size: 1, mtimeMs: 2 });
-    const b = await reg.acquire('/r/x', 'x');
-    assert.equal(f.opens(), 2);
-    assert.notEqual(a.key, b.key);
-  });
-
-  it('keeps index memory within the budget by dropping unreferenced images, least recently used first', async () => {
-    const f = fakeFs();
+  it('keeps index memory within the budget by dropping unreferenced versions, least recently used first', async () => {
     const one = indexByteLength(10_000);
-    const reg = f.registry(2 * one);
-    const imgs = [];
-    for (const name of ['a', 'b', 'c']) {
-      const img = await reg.acquire(`/r/${name}`, name);
-      reg.sab(img, 0);
-      reg.release(img);
-      imgs.push(img);
-      await new Promise((r) => setTimeout(r, 2));
+    const reg = new IndexRegistry(3 * one);
+    const evicted: string[] = [];
+    reg.onEvict = (k) => evicted.push(k);
+    reg.acquire('held');
+    reg.table('held', 0, 10_000);
+    await tick();
+    reg.table('old', 0, 10_000);
+    await tick();
+    reg.table('new', 0, 10_000);
+    assert.equal(reg.stats().indexBytes, 3 * one);
+    await tick();
+    reg.table('newest', 0, 10_000);
+    assert.deepEqual(evicted, ['old'], 'the least recently used unreferenced version goes first');
+    assert.equal(reg.stats().indexBytes, 3 * one);
+    assert.equal(reg.stats().evictions, 1);
+    const again = reg.table('old', 0, 10_000);
+    assert.ok(again instanceof SharedArrayBuffer, 'an evicted version gets a fresh table');
+    assert.deepEqual(evicted, ['old', 'new']);
+    reg.release('held');
+    assert.equal(reg.refs('held'), 0);
+    for (const k of ['a', 'b', 'c']) {
+      await tick();
+      reg.table(k, 0, 10_000);
     }
-    const st = reg.stats();
-    assert.ok(st.indexBytes <= 2 * one, `${st.indexBytes} > budget`);
-    assert.equal(st.evictions, 1);
-    assert.equal(imgs[0].sabs.length, 0, 'the least recently used image lost its index');
-    // A referenced image is never dropped, even over budget.
-    const held = await reg.acquire('/r/d', 'd');
-    reg.sab(held, 0);
-    reg.sab(held, 1);
-    assert.equal(held.sabs.length, 2);
-    assert.ok(held.bytes > 0);
+    assert.ok(evicted.includes('held'), 'released versions can be evicted');
+  });
+
+  it('refuses a table larger than the whole budget, and forgets versions nobody uses', () => {
+    const reg = new IndexRegistry(indexByteLength(100));
+    assert.throws(() => reg.table('big', 0, 1000), isCode('ERR_INDEX_BUDGET'));
+    reg.acquire('k');
+    reg.acquire('k');
+    assert.equal(reg.refs('k'), 2);
+    reg.release('k');
+    reg.release('k');
+    reg.release('k');
+    assert.equal(reg.refs('k'), 0);
+    assert.equal(reg.stats().images, 0, 'a version with no table and no user is dropped');
   });
 });

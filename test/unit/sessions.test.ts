@@ -1,23 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JpipdError } from '../../src/errors.js';
-import { DEFAULT_SESSION_LIMITS, SerialQueue, SessionTable, newChannelId, type Session } from '../../src/jpip/sessions.js';
+import { channelOwner, DEFAULT_SESSION_LIMITS, SessionTable, newChannelId, type Session } from '../../src/jpip/sessions.js';
 
 const isCode = (code: string) => (e: unknown): boolean => e instanceof JpipdError && e.code === code;
-
-/** A promise with its resolve/reject exposed. */
-function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
-  let resolve!: (v: T) => void;
-  let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-/** Lets every queued microtask and promise callback run. */
-const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 test('channel ids are 32 lowercase hex characters and distinct over many', () => {
   const seen = new Set<string>();
@@ -34,6 +20,17 @@ test('channel ids are 32 lowercase hex characters and distinct over many', () =>
   assert.equal(cids.size, 1000);
   for (const c of cids) assert.match(c, /^[0-9a-f]{32}$/);
   assert.notEqual(session.id, cid, 'the session id is not a channel id');
+});
+
+test('channel ids name their owner thread in the first two hex digits; anything else has no owner', () => {
+  for (const owner of [0, 1, 7, 15, 16, 200, 255]) {
+    const table = new SessionTable<string>(DEFAULT_SESSION_LIMITS, () => {}, owner);
+    const { cid } = table.open('x');
+    assert.match(cid, /^[0-9a-f]{32}$/);
+    assert.equal(channelOwner(cid), owner);
+    assert.equal(channelOwner(newChannelId(owner)), owner);
+  }
+  for (const bad of ['', 'abc', '0'.repeat(31), 'G'.repeat(32), '0'.repeat(33), '12-' + '0'.repeat(29)]) assert.equal(channelOwner(bad), -1);
 });
 
 test('open / addChannel / byChannel: channels of one session share it (and its model)', () => {
@@ -98,7 +95,7 @@ test('limits: maxSessions and maxChannelsPerSession → ERR_BUSY; room comes bac
   assert.throws(() => table.open(6), isCode('ERR_BUSY'));
 });
 
-test('sweep: ends idle sessions, not recently used ones, and never busy ones', async () => {
+test('sweep: ends idle sessions, not recently used ones, and never busy ones', () => {
   const ended: Session<string>[] = [];
   const idleMs = 60_000;
   const table = new SessionTable<string>({ ...DEFAULT_SESSION_LIMITS, maxSessions: 10, maxChannelsPerSession: 4, idleMs }, (s) => ended.push(s));
@@ -107,20 +104,17 @@ test('sweep: ends idle sessions, not recently used ones, and never busy ones', a
   const fresh = table.open('fresh');
   const t0 = Date.now();
   fresh.session.lastActive = t0 + idleMs; // touched later
-  const gate = deferred();
-  const running = busy.session.queue.run(() => gate.promise);
+  busy.session.busy = true; // a response is being produced
   assert.equal(table.sweep(t0 - 1), 0, 'nothing is idle yet');
   const later = t0 + idleMs + 10;
   assert.equal(table.sweep(later), 1);
   assert.deepEqual(ended, [idle.session]);
   assert.throws(() => table.byChannel(idle.cid), isCode('ERR_UNKNOWN_CHANNEL'));
   assert.equal(table.byChannel(busy.cid), busy.session, 'a session with a running request survives');
-  // byChannel touched it; make it idle again while the job still runs.
+  // byChannel touched it; make it idle again while the response is still being produced.
   busy.session.lastActive = t0;
   assert.equal(table.sweep(later), 0, 'still busy');
-  gate.resolve();
-  await running;
-  assert.equal(busy.session.queue.size, 0);
+  busy.session.busy = false;
   assert.equal(table.sweep(later), 1);
   assert.deepEqual(ended, [idle.session, busy.session]);
   assert.equal(table.sweep(t0 + 2 * idleMs + 1), 1, 'fresh expires in its turn');
@@ -145,56 +139,37 @@ test('onEnd is called exactly once per session, whatever ends it', () => {
   assert.equal(table.size, 0);
 });
 
-test('SerialQueue: strictly in order, even when earlier jobs are slower', async () => {
-  const q = new SerialQueue();
+test('turns: waiting requests run one at a time in arrival order, each holding the session', () => {
+  const table = new SessionTable<string>();
+  const { session } = table.open('x');
   const log: string[] = [];
-  const gates = [deferred(), deferred(), deferred()];
-  const results = gates.map((g, i) =>
-    q.run(async () => {
-      log.push(`start ${i}`);
-      await g.promise;
-      log.push(`end ${i}`);
-      return i;
-    }),
-  );
-  assert.equal(q.size, 3);
-  await settle();
-  assert.deepEqual(log, ['start 0'], 'job 1 waits for job 0');
-  gates[2].resolve();
-  gates[1].resolve();
-  await settle();
-  assert.deepEqual(log, ['start 0'], 'later jobs being ready changes nothing');
-  gates[0].resolve();
-  assert.deepEqual(await Promise.all(results), [0, 1, 2]);
-  assert.deepEqual(log, ['start 0', 'end 0', 'start 1', 'end 1', 'start 2', 'end 2']);
-  assert.equal(q.size, 0);
+  assert.equal(session.free, true);
+  session.busy = true; // request 0 is running
+  for (const i of [1, 2, 3]) session.waiting.push(() => log.push(`start ${i} busy=${session.busy}`));
+  assert.equal(session.free, false);
+  session.wake();
+  assert.deepEqual(log, [], 'nobody starts while the session is busy');
+  session.busy = false; // request 0 done
+  session.wake();
+  assert.deepEqual(log, ['start 1 busy=true'], 'the next waiter is handed the session (busy) before it runs');
+  session.wake();
+  assert.equal(log.length, 1, 'waking a busy session starts nobody');
+  session.busy = false;
+  session.wake();
+  session.busy = false;
+  session.wake();
+  assert.deepEqual(log, ['start 1 busy=true', 'start 2 busy=true', 'start 3 busy=true']);
+  session.busy = false;
+  assert.equal(session.free, true);
 });
 
-test('SerialQueue: a rejected (or throwing) job does not stop or reorder the next ones', async () => {
-  const q = new SerialQueue();
-  const log: string[] = [];
-  const gate = deferred();
-  const first = q.run(async () => {
-    log.push('start 0');
-    await gate.promise;
-    throw new Error('boom');
-  });
-  const second = q.run(() => {
-    log.push('start 1');
-    throw new Error('sync boom');
-  });
-  const third = q.run(async () => {
-    log.push('start 2');
-    return 'ok';
-  });
-  await settle();
-  assert.deepEqual(log, ['start 0']);
-  gate.resolve();
-  await assert.rejects(first, /boom/);
-  await assert.rejects(second, /sync boom/);
-  assert.equal(await third, 'ok');
-  assert.deepEqual(log, ['start 0', 'start 1', 'start 2']);
-  assert.equal(q.size, 0);
-  // The queue keeps working afterwards.
-  assert.equal(await q.run(async () => 7), 7);
+test('ending a session releases its waiting requests (they then find the channel closed)', () => {
+  const table = new SessionTable<string>();
+  const { session, cid } = table.open('x');
+  session.busy = true;
+  const ran: boolean[] = [];
+  session.waiting.push(() => ran.push(table.find(cid) === undefined));
+  table.close([cid]);
+  assert.deepEqual(ran, [true]);
+  assert.equal(session.waiting.length, 0);
 });

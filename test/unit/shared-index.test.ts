@@ -181,13 +181,19 @@ test('fail() records the first cause; later reads and publishes throw it', () =>
   assert.equal(code(catchErr(() => other.publishLevels(1, () => undefined))), 'ERR_IMAGE_CORRUPT');
 });
 
-test('on the main thread a contended index throws instead of blocking', () => {
+test('a contended index waits at most the caller\'s bound, then answers busy (front ends never stall)', () => {
   const idx = SharedPacketIndex.allocate(2);
-  assert.equal(idx.lock.tryLockWrite(), true); // stands for a worker in the middle of publishing
-  assert.throws(() => idx.readPackets([0], [0], [0]), /main thread/);
-  assert.throws(() => idx.publishLevels(1, () => undefined), /main thread/);
+  assert.equal(idx.lock.tryLockWrite(), true); // stands for another thread in the middle of publishing
+  const t0 = performance.now();
+  assert.equal(code(catchErr(() => idx.copyRecords(Int32Array.of(0), 1, new Float64Array(1), new Uint32Array(1), 30))), 'ERR_BUSY');
+  const waited = performance.now() - t0;
+  assert.ok(waited >= 25 && waited < 2000, `waited ${waited} ms for a 30 ms bound`);
+  assert.equal(code(catchErr(() => idx.publishLevels(1, () => undefined, 30))), 'ERR_INTERNAL', 'a publisher that cannot get the lock gives up');
+  assert.equal(idx.lock.waitingWriters(), 0, 'and does not stay registered');
   idx.lock.unlockWrite();
-  idx.readPackets([0], [0], [0]);
+  idx.copyRecords(Int32Array.of(0, 1), 2, new Float64Array(2), new Uint32Array(2), 30);
+  assert.equal(code(catchErr(() => idx.copyRecords(Int32Array.of(2), 1, new Float64Array(1), new Uint32Array(1)))), 'ERR_INTERNAL', 'a slot past the table');
+  assert.equal(code(catchErr(() => idx.copyRecords(Int32Array.of(-1), 1, new Float64Array(1), new Uint32Array(1)))), 'ERR_INTERNAL', 'a negative slot');
 });
 
 function catchErr(fn: () => unknown): unknown {

@@ -251,7 +251,7 @@ function referenceSpans(tile: TileGeometry, canvas: Rect, d: number, c: number):
     const px1 = Math.min(res.npx, Math.ceil(rx1 / Pw) - fx);
     const py0 = Math.max(0, Math.floor(ry0 / Ph) - fy);
     const py1 = Math.min(res.npy, Math.ceil(ry1 / Ph) - fy);
-    if (px1 > px0 && py1 > py0) out.push({ c, r, px0, px1, py0, py1 });
+    if (px1 > px0 && py1 > py0) out.push({ t: tile.t, c, r, px0, px1, py0, py1 });
   }
   return out;
 }

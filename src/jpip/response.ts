@@ -1,0 +1,414 @@
+/**
+ * One JPP-stream response in progress (15444-9 C, D): walks the data the request selects in delivery
+ * order, decides per data-bin what the client still lacks within the byte budget, updates the
+ * session's cache model in place, and has a BodyWriter lay the messages out piece by piece. The
+ * walk is a generator that suspends only when a piece is full, so a large response is produced in
+ * bounded pieces as the transport drains them, and a small one in a single call.
+ *
+ * Delivery order (docs/decisions/0002): metadata-bin 0 until complete, the `metareq` bins, then per
+ * codestream its main header, the tile headers of the window's tiles, and the window's packets layer
+ * by layer (LRCP restricted to the window), or precinct by precinct for JHelioviewer's request shape.
+ */
+import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT, CLASS_TILE_HEADER, EOR_BYTE_LIMIT, EOR_IMAGE_DONE, EOR_RESPONSE_LIMIT, EOR_WINDOW_DONE } from '../bytes/jpp.js';
+import { precinctBinId, tileCount } from '../j2k/geometry.js';
+import type { Arena } from './body-writer.js';
+import { BodyWriter } from './body-writer.js';
+import { BinKind, COMPLETE, type CacheModel, type Holdings } from './cache-model.js';
+import type { CodestreamAccess, ServedWindow, ServeRequest, TargetAccess } from './engine.js';
+import { mainHeaderPieces, metadataBin0Pieces, metadataBinPieces, tileHeaderPieces, type Piece } from './pieces.js';
+import { coversTarget, planWindow, requestedBins, type WindowPlan } from './plan.js';
+import { expandSampledRanges } from './ranges.js';
+import { frameRegionToCanvas, isEmpty, tilePrecinctSpans, tilesInRegion, type PrecinctSpan, type Rect } from './window.js';
+
+/** Server-side bound on one response when the request sets no `len` (then EOR 7). */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/** Why the walk stopped. */
+const enum Stop {
+  None = 0,
+  Budget = 1,
+  ServerLimit = 2,
+}
+
+/**
+ * The model changes of one response, oldest first, so they can be undone when the response never
+ * reaches the client: (kind, codestream, id, holding before).
+ */
+export class UndoLog {
+  private kinds: number[] = [];
+  private cs: number[] = [];
+  private ids: number[] = [];
+  private before: number[] = [];
+
+  /** Number of recorded changes. */
+  get length(): number {
+    return this.kinds.length;
+  }
+
+  /** Records that bin (kind, cs, id) held `before` until now. */
+  push(kind: BinKind, cs: number, id: number, before: number): void {
+    this.kinds.push(kind);
+    this.cs.push(cs);
+    this.ids.push(id);
+    this.before.push(before);
+  }
+
+  /** Restores the holdings recorded since change `mark` (newest first), and forgets them. */
+  rollback(model: CacheModel, mark = 0): void {
+    for (let i = this.kinds.length - 1; i >= mark; i--) model.set(this.kinds[i] as BinKind, this.cs[i], this.ids[i], this.before[i]);
+    this.kinds.length = this.cs.length = this.ids.length = this.before.length = mark;
+  }
+}
+
+/** Options of one response. */
+export interface ResponseOptions {
+  /** Server-side cap on the body (EOR 7 when the request has no `len` and reaches it). */
+  maxBytes?: number;
+  /** Window plans already computed by the caller (the service plans to index the levels first). */
+  plans?: Map<number, WindowPlan | undefined>;
+  /** Record model changes so that they can be undone. */
+  undo?: UndoLog;
+  /**
+   * Only count: nothing is written or read, and the walk runs to the end in one fill. The model is
+   * still updated (pass `undo` and roll back), so a measured walk equals the real one that follows.
+   */
+  measure?: boolean;
+}
+
+/** The window's precincts of one codestream with their packet records, in delivery order. */
+interface WindowPrecincts {
+  n: number;
+  ids: Float64Array;
+  /** Index of each precinct's layer-0 record. */
+  first: Int32Array;
+  /** Layers to send (the request's `layers` limit applied). */
+  layers: Int32Array;
+  /** Layers of the precinct's tile (its last packet completes the bin). */
+  total: Int32Array;
+  offsets: Float64Array;
+  lengths: Uint32Array;
+  /** Per precinct: bytes of the bin walked so far (layer-major order). */
+  binOffset: Float64Array;
+  maxLayers: number;
+}
+
+/** A response being produced; `fill` until `done`. */
+export class Response {
+  /** EOR reason (set when the walk has finished). */
+  eor = 0;
+  /** True once the last piece (with the EOR message) has been produced. */
+  done = false;
+  private readonly w: BodyWriter;
+  private readonly walk: Generator<void, void, void>;
+  private stop = Stop.None;
+  private readonly budget: number;
+  private readonly limit: Stop;
+  private readonly plans: Map<number, WindowPlan | undefined>;
+  private readonly undo: UndoLog | null;
+
+  constructor(
+    private readonly target: TargetAccess,
+    private readonly req: ServeRequest,
+    private readonly model: CacheModel,
+    opts: ResponseOptions = {},
+  ) {
+    const maxBytes = opts.maxBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.budget = req.len === undefined ? maxBytes : Math.min(req.len, maxBytes);
+    this.limit = req.len === undefined || req.len > maxBytes ? Stop.ServerLimit : Stop.Budget;
+    this.plans = opts.plans ?? new Map();
+    this.undo = opts.undo ?? null;
+    this.w = new BodyWriter(opts.measure === true);
+    this.walk = this.run();
+  }
+
+  /**
+   * Produces the next piece of the body, at most `capacity` bytes, at the start of `arena.bytes`;
+   * returns a view of it (valid until the arena is used again). The last piece ends with the EOR.
+   */
+  fill(arena: Arena, capacity = arena.pieceBytes): Uint8Array {
+    if (this.done) return arena.bytes.subarray(0, 0);
+    const w = this.w;
+    w.begin(arena, capacity);
+    // The walk itself waits (yields) while carried bytes fill the piece or no message fits.
+    this.walk.next();
+    const n = w.finishPiece();
+    if (w.finished) this.done = true;
+    return arena.bytes.subarray(0, n);
+  }
+
+  /** Body bytes produced so far (all pieces, the EOR included once written). */
+  get bodyBytes(): number {
+    return this.w.length + (this.done ? 3 : 0);
+  }
+
+  /** Message bytes of the whole body before the EOR (headers and bodies), so far. */
+  get messageBytes(): number {
+    return this.w.length;
+  }
+
+  /** Messages written so far. */
+  get messages(): number {
+    return this.w.messages;
+  }
+
+  /** Body bytes taken from the image so far (headers excluded). */
+  get dataBytes(): number {
+    return this.w.dataBytes;
+  }
+
+  /** The window reported in JPIP-fsiz/roff/rsiz/layers: the first requested codestream's. */
+  get served(): ServedWindow | undefined {
+    return this.req.codestreams.length > 0 ? this.planOf(this.req.codestreams[0])?.served : undefined;
+  }
+
+  /** The window plan of codestream `cs` (computed once). */
+  planOf(cs: number): WindowPlan | undefined {
+    if (!this.plans.has(cs)) this.plans.set(cs, planWindow(this.req, this.target.stream(cs)));
+    return this.plans.get(cs);
+  }
+
+  private *run(): Generator<void, void, void> {
+    const { req, target, w } = this;
+    if (req.len !== 0) {
+      // Bin 0 is offered in every response until complete; once it is, skip forming it (it reads a
+      // box header per placeholder: one per frame of a movie).
+      if (this.model.held(BinKind.Metadata, 0, 0) !== COMPLETE) {
+        const src = target.targetSource;
+        const si = w.source(src);
+        for (const p of metadataBin0Pieces(target.layout, (o, n) => src.read(o, n))) {
+          while (!w.ready()) yield;
+          if (!this.offerPiece(BinKind.Metadata, CLASS_METADATA, 0, 0, p, si)) break;
+        }
+      }
+      if (req.metareq) {
+        const si = w.source(target.targetSource);
+        for (const { bin, limit } of requestedBins(target.layout, req.metareq)) {
+          if (this.stop !== Stop.None) break;
+          for (const p of metadataBinPieces(bin, limit)) {
+            while (!w.ready()) yield;
+            if (!this.offerPiece(BinKind.Metadata, CLASS_METADATA, 0, bin.id, p, si)) break;
+          }
+        }
+      }
+      if (!req.metadataOnly) {
+        for (const cs of req.codestreams) {
+          if (this.stop !== Stop.None) break;
+          yield* this.codestream(cs);
+        }
+      }
+    }
+    let eor = EOR_WINDOW_DONE;
+    if (this.stop === Stop.Budget || req.len === 0) eor = EOR_BYTE_LIMIT;
+    else if (this.stop === Stop.ServerLimit) eor = EOR_RESPONSE_LIMIT;
+    else if (coversTarget(target, req, (cs) => this.planOf(cs))) eor = EOR_IMAGE_DONE;
+    this.eor = eor;
+    while (!w.eor(eor)) yield;
+  }
+
+  /** Headers and window precincts of one codestream. */
+  private *codestream(cs: number): Generator<void, void, void> {
+    const w = this.w;
+    const s = this.target.stream(cs);
+    const layout = s.layout;
+    const src = w.source(s.source);
+    for (const p of mainHeaderPieces(layout)) {
+      while (!w.ready()) yield;
+      if (!this.offerPiece(BinKind.MainHeader, CLASS_MAIN_HEADER, cs, 0, p, src)) return;
+    }
+    const plan = this.planOf(cs);
+    const tiles = plan ? windowTiles(s, plan) : null;
+    const headerTiles = tiles ?? allTiles(s);
+    for (const t of headerTiles) {
+      for (const p of tileHeaderPieces(layout, t)) {
+        while (!w.ready()) yield;
+        if (!this.offerPiece(BinKind.TileHeader, CLASS_TILE_HEADER, cs, t, p, src)) return;
+      }
+    }
+    if (!plan || !tiles || tiles.length === 0) return;
+    const canvas = frameRegionToCanvas(layout.siz, plan.frameD, plan.region);
+    const pr = windowPrecincts(s, this.req, tiles, canvas, plan.frameD, plan.topLevel);
+    if (pr.n === 0) return;
+    const h = this.model.stream(cs).precincts;
+    if (plan.pastEdge) {
+      // Each precinct complete before the next: its layers' packets as one message where they are
+      // contiguous in the file (always in RPCL/PCRL/CPRL files), so every precinct sent is decodable.
+      for (let i = 0; i < pr.n; i++) {
+        const total = pr.total[i];
+        const L = pr.layers[i];
+        let at = 0;
+        let start = pr.first[i];
+        for (let l = 0; l < L; l++) {
+          const k = pr.first[i] + l;
+          if (l + 1 < L && pr.offsets[k + 1] === pr.offsets[k] + pr.lengths[k]) continue;
+          let length = 0;
+          for (let j = start; j <= k; j++) length += pr.lengths[j];
+          const id = pr.ids[i];
+          while (!w.ready()) yield;
+          if (!this.offer(h, BinKind.Precinct, CLASS_PRECINCT, cs, id, h.get(id), at, length, l === total - 1, true, src, pr.offsets[start], null)) return;
+          at += length;
+          start = k + 1;
+        }
+      }
+      return;
+    }
+    // Layer-major (LRCP inside the window): every precinct's layer 0, then layer 1, ...
+    const binOffset = pr.binOffset;
+    for (let l = 0; l < pr.maxLayers; l++) {
+      for (let i = 0; i < pr.n; i++) {
+        if (l >= pr.layers[i]) continue;
+        const k = pr.first[i] + l;
+        const length = pr.lengths[k];
+        const at = binOffset[i];
+        binOffset[i] = at + length;
+        const id = pr.ids[i];
+        const held = h.get(id);
+        // Already held (a continuation): skip without the general offer.
+        if (held === COMPLETE || (held >= at + length && l !== pr.total[i] - 1)) continue;
+        while (!w.ready()) yield;
+        if (!this.offer(h, BinKind.Precinct, CLASS_PRECINCT, cs, id, held, at, length, l === pr.total[i] - 1, true, src, pr.offsets[k], null)) return;
+      }
+    }
+  }
+
+  private offerPiece(kind: BinKind, cls: number, cs: number, id: number, p: Piece, src: number): boolean {
+    const held = this.model.held(kind, cs, id);
+    return this.offer(null, kind, cls, cs, id, held, p.binOffset, p.length, p.last, p.splittable, src, p.fileOffset ?? 0, p.bytes ?? null);
+  }
+
+  /**
+   * Offers bytes [binOffset, binOffset+length) of a bin the client holds `held` bytes of (`h`: the
+   * precinct holdings it was read from, or null for the other kinds), from source `src` at
+   * `fileOffset` or from `inline`. Sends what the client lacks within the budget; returns false
+   * once the response must stop.
+   */
+  private offer(
+    h: Holdings | null,
+    kind: BinKind,
+    cls: number,
+    cs: number,
+    id: number,
+    held: number,
+    binOffset: number,
+    length: number,
+    last: boolean,
+    splittable: boolean,
+    src: number,
+    fileOffset: number,
+    inline: Uint8Array | null,
+  ): boolean {
+    if (this.stop !== Stop.None) return false;
+    if (held === COMPLETE) return true;
+    const end = binOffset + length;
+    if (held < binOffset) return true; // an earlier piece is missing: never open a hole
+    if (held >= end && !last) return true;
+    const start = Math.min(held, end);
+    const n = end - start;
+    const w = this.w;
+    const remaining = this.budget - w.length;
+    // Progress rule (notes §7.2): a response with a non-zero budget always carries at least one new byte.
+    const owed = w.dataBytes === 0 && this.budget > 0;
+    const cut = splittable && n > 0;
+    const header = w.headerLength(cls, cs, id, start, n);
+    let send = n;
+    let complete = last;
+    if (header + n > remaining && !(owed && !cut)) {
+      if (!cut) return this.halt();
+      let fit = remaining - header;
+      if (owed) fit = Math.max(fit, 1);
+      if (fit < n) {
+        if (fit <= 0) return this.halt();
+        send = fit;
+        complete = false;
+        this.stop = this.limit;
+      }
+    }
+    // The model is updated as the message is written, so it counts this response's bytes at once.
+    const now = complete ? COMPLETE : start + send;
+    this.undo?.push(kind, cs, id, held);
+    if (h) this.model.setIn(h, id, now);
+    else this.model.set(kind, cs, id, now);
+    const skip = start - binOffset;
+    if (inline) this.w.inlineMessage(cls, cs, id, start, send, complete, inline, skip);
+    else this.w.fileMessage(cls, cs, id, start, send, complete, src, fileOffset + skip);
+    return this.stop === Stop.None;
+  }
+
+  private halt(): false {
+    this.stop = this.limit;
+    return false;
+  }
+}
+
+/** The tiles a window touches (15444-1 B.3), or [] for an empty region. */
+function windowTiles(s: CodestreamAccess, plan: WindowPlan): number[] {
+  if (isEmpty(plan.region)) return [];
+  return tilesInRegion(s.layout.siz, frameRegionToCanvas(s.layout.siz, plan.frameD, plan.region));
+}
+
+/** Every tile of a codestream (headers-only requests). */
+function allTiles(s: CodestreamAccess): number[] {
+  return Array.from({ length: tileCount(s.layout.siz) }, (_, t) => t);
+}
+
+/**
+ * The window's precincts in delivery order — resolution, then component, then tile, then position
+ * (bin id) — with the records of all their packets copied from the shared index in one locked read.
+ */
+function windowPrecincts(s: CodestreamAccess, req: ServeRequest, tiles: number[], canvas: Rect, d: number, topLevel: number): WindowPrecincts {
+  const Nc = s.layout.siz.Csiz;
+  const comps = req.comps ? expandSampledRanges(req.comps, Nc - 1, Nc) : Array.from({ length: Nc }, (_, i) => i);
+  const spans: PrecinctSpan[] = [];
+  for (const t of tiles) for (const sp of tilePrecinctSpans(s.tile(t), canvas, d, comps)) spans.push(sp);
+  // Within one span bin ids grow with the raster position, so ordering the spans orders the precincts.
+  spans.sort((a, b) => a.r - b.r || a.c - b.c || a.t - b.t);
+  let n = 0;
+  let m = 0;
+  for (const sp of spans) {
+    const k = (sp.px1 - sp.px0) * (sp.py1 - sp.py0);
+    n += k;
+    m += k * s.tile(sp.t).layers;
+  }
+  const Nt = tileCount(s.layout.siz);
+  const dir = s.directory;
+  // One allocation carved into the arrays (8-byte arrays first, so every view is aligned).
+  const buf = new ArrayBuffer(8 * (2 * n + m) + 4 * (3 * n + 2 * m));
+  let at = 0;
+  const f64 = (k: number): Float64Array => new Float64Array(buf, (at += 8 * k) - 8 * k, k);
+  const i32 = (k: number): Int32Array => new Int32Array(buf, (at += 4 * k) - 4 * k, k);
+  const pr: WindowPrecincts = {
+    n,
+    ids: f64(n),
+    offsets: f64(m),
+    binOffset: f64(n),
+    first: i32(n),
+    layers: i32(n),
+    total: i32(n),
+    lengths: new Uint32Array(buf, (at += 4 * m) - 4 * m, m),
+    maxLayers: 0,
+  };
+  const slots = i32(m);
+  let i = 0;
+  let k = 0;
+  for (const sp of spans) {
+    const tile = s.tile(sp.t);
+    const res = tile.components[sp.c].resolutions[sp.r];
+    const L = tile.layers;
+    const send = Math.min(L, req.layers ?? L);
+    if (send > pr.maxLayers) pr.maxLayers = send;
+    const base = dir.base[(sp.t * dir.Nc + sp.c) * dir.levels + sp.r];
+    for (let py = sp.py0; py < sp.py1; py++) {
+      for (let px = sp.px0; px < sp.px1; px++) {
+        const p = py * res.npx + px;
+        pr.ids[i] = precinctBinId(sp.t, sp.c, res.precinctBase + p, Nc, Nt);
+        pr.first[i] = k;
+        pr.layers[i] = send;
+        pr.total[i] = L;
+        const s0 = base + p * L;
+        for (let l = 0; l < L; l++) slots[k++] = s0 + l;
+        i++;
+      }
+    }
+  }
+  s.readPackets(topLevel, slots, m, pr.offsets, pr.lengths);
+  return pr;
+}

@@ -1,0 +1,56 @@
+/**
+ * One front end: a uWebSockets.js app with the JPIP HTTP and WebSocket routes over this thread's
+ * JpipService, listening on the public host:port (several front ends, on several threads, share the
+ * port: the kernel spreads new connections among them) or on a private Unix socket (behind the
+ * keep-alive relay).
+ */
+import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import { addHttpRoute, MAX_BODY_BYTES, MAX_HEAD_BYTES, type HttpLimits } from './http.js';
+import type { JpipService } from './service.js';
+import { loadUws } from './uws.js';
+import { addWebSocketRoute } from './websocket.js';
+
+/** Where and how a front end listens. */
+export interface FrontEndOptions {
+  host: string;
+  port: number;
+  /** Listen on this Unix socket instead of host:port (behind the keep-alive relay). */
+  unixPath?: string;
+  limits?: Partial<HttpLimits>;
+  /** Called once per finished request (structured log). */
+  log?: (entry: Record<string, unknown>) => void;
+}
+
+/** A listening front end. */
+export interface FrontEnd {
+  /** The bound port (0 for a Unix socket). */
+  port: number;
+  /** Stops listening and closes every connection. */
+  close(): void;
+}
+
+/** Starts a front end over `service`; resolves once it listens. */
+export function startFrontEnd(service: JpipService, opts: FrontEndOptions): Promise<FrontEnd> {
+  const uws = loadUws();
+  const app: TemplatedApp = uws.App();
+  const log = opts.log ?? (() => {});
+  addWebSocketRoute(app, service, log);
+  addHttpRoute(app, service, { maxHeadBytes: opts.limits?.maxHeadBytes ?? MAX_HEAD_BYTES, maxBodyBytes: opts.limits?.maxBodyBytes ?? MAX_BODY_BYTES }, log);
+  return new Promise((resolve, reject) => {
+    const listening = (token: us_listen_socket | false): void => {
+      if (!token) {
+        reject(new Error(opts.unixPath ? 'cannot listen on the private Unix socket' : `cannot listen on ${opts.host}:${opts.port}`));
+        return;
+      }
+      resolve({
+        port: opts.unixPath ? 0 : uws.us_socket_local_port(token),
+        close() {
+          uws.us_listen_socket_close(token);
+          (app as unknown as { close?: () => void }).close?.();
+        },
+      });
+    };
+    if (opts.unixPath) app.listen_unix(listening, opts.unixPath);
+    else app.listen(opts.host, opts.port, listening);
+  });
+}

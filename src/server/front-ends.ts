@@ -1,0 +1,181 @@
+/**
+ * The front-end threads of a server, managed by the main thread (itself front end 0). Every front
+ * end runs its own uWebSockets.js app on the same port — the kernel spreads new connections among
+ * the listeners — and serves its connections start to finish, so throughput grows with threads
+ * instead of stopping at one. Extra front ends start when the running ones are busy (event-loop
+ * utilisation over AUTOSCALE_ELU), up to `threads`, so an idle server is one thread. The main thread
+ * links each new front end to the registry and pool (thread-links.ts) and to every other front end
+ * (forward.ts), relays their logs, and stops them on close.
+ */
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Forwarder } from './forward.js';
+import { hostLinks } from './thread-links.js';
+import { serviceSettings, type Harness, type ServerOptions } from './server.js';
+
+/** Event-loop utilisation above which one more front end is started. */
+export const AUTOSCALE_ELU = 0.5;
+/** How often the autoscaler looks. */
+export const AUTOSCALE_PERIOD_MS = 500;
+
+/** What a worker front end starts with. */
+export interface FrontWorkerData {
+  index: number;
+  settings: ReturnType<typeof serviceSettings>;
+  host: string;
+  port: number;
+  unixPath?: string;
+  rpc: MessagePort;
+  word: SharedArrayBuffer;
+  pool: MessagePort;
+  peers: Array<[number, MessagePort]>;
+  /** Send log entries to the main thread. */
+  log: boolean;
+}
+
+/** Messages from the main thread to a front end. */
+export type ToFront = { op: 'peer'; index: number; port: MessagePort } | { op: 'evict'; key: string } | { op: 'stop' };
+/** Messages from a front end to the main thread. */
+type FromFront = { op: 'ready' } | { op: 'stopped' } | { op: 'log'; entries: Array<Record<string, unknown>> } | { op: 'elu'; value: number };
+
+interface Front {
+  index: number;
+  worker: Worker;
+  elu: number;
+}
+
+/**
+ * Starts the front-end worker file next to this module: front-worker.js when built; under tsx (the
+ * tests) the .ts file, loaded with tsx's require hook (its ESM loader hooks do not reach a worker's
+ * entry module in Node 20).
+ */
+function startWorker(data: FrontWorkerData, transferList: MessagePort[]): Worker {
+  const here = new URL(import.meta.url);
+  if (!here.pathname.endsWith('.ts')) return new Worker(new URL('./front-worker.js', here), { workerData: data, transferList });
+  const tsx = createRequire(import.meta.url).resolve('tsx/cjs');
+  const file = fileURLToPath(new URL('./front-worker.ts', here));
+  return new Worker(`require(${JSON.stringify(file)})`, { eval: true, workerData: data, transferList, execArgv: ['--require', tsx] });
+}
+
+/** The server's front-end threads besides the main thread. */
+export class FrontEnds {
+  /** The main thread's links to the other front ends. */
+  readonly forwarder = new Forwarder();
+  private readonly fronts: Front[] = [];
+  private readonly max: number;
+  private timer: NodeJS.Timeout | null = null;
+  private mainElu = performance.eventLoopUtilization();
+  private starting: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly opts: ServerOptions,
+    private readonly h: Harness,
+    private readonly listen: { host: string; port: number; unixPath?: string },
+  ) {
+    this.max = Math.max(1, opts.threads ?? availableParallelism());
+    this.forwarder.serve(h.service);
+    h.service.forwardTo((n, inc) => this.forwarder.forward(n, inc));
+    const evict = h.registry.onEvict;
+    h.registry.onEvict = (key) => {
+      evict(key);
+      for (const f of this.fronts) f.worker.postMessage({ op: 'evict', key } satisfies ToFront);
+    };
+  }
+
+  /** Front-end threads running, the main thread's included. */
+  get count(): number {
+    return 1 + this.fronts.length;
+  }
+
+  /** Starts front ends up to `n` (at least the main thread's), then watches the load. */
+  async start(n: number): Promise<void> {
+    while (this.count < Math.min(n, this.max)) await this.spawn();
+    if (this.count < this.max) {
+      this.timer = setInterval(() => this.autoscale(), AUTOSCALE_PERIOD_MS);
+      this.timer.unref();
+    }
+  }
+
+  private autoscale(): void {
+    const now = performance.eventLoopUtilization();
+    const main = performance.eventLoopUtilization(now, this.mainElu).utilization;
+    this.mainElu = now;
+    const all = [main, ...this.fronts.map((f) => f.elu)];
+    const mean = all.reduce((a, b) => a + b, 0) / all.length;
+    if (mean < AUTOSCALE_ELU || this.starting || this.count >= this.max || this.closed) return;
+    this.starting = this.spawn().finally(() => {
+      this.starting = null;
+      if (this.count >= this.max && this.timer) clearInterval(this.timer);
+    });
+    this.starting.catch((e: unknown) => this.opts.log?.({ event: 'front-end-failed', message: String((e as Error)?.message ?? e) }));
+  }
+
+  /** Starts one worker front end, linked to the main thread and to every front end. */
+  private async spawn(): Promise<void> {
+    const index = this.count;
+    const rpc = new MessageChannel();
+    const pool = new MessageChannel();
+    const word = new SharedArrayBuffer(4);
+    hostLinks(rpc.port1, new Int32Array(word), pool.port1, this.h.registry, this.h.pool);
+    const peers: Array<[number, MessagePort]> = [];
+    const transfer: MessagePort[] = [rpc.port2, pool.port2];
+    // A channel to the main thread's front end and one to each worker front end.
+    const toMain = new MessageChannel();
+    this.forwarder.addPeer(index, toMain.port1);
+    peers.push([0, toMain.port2]);
+    transfer.push(toMain.port2);
+    for (const f of this.fronts) {
+      const ch = new MessageChannel();
+      f.worker.postMessage({ op: 'peer', index, port: ch.port1 } satisfies ToFront, [ch.port1]);
+      peers.push([f.index, ch.port2]);
+      transfer.push(ch.port2);
+    }
+    const data: FrontWorkerData = {
+      index,
+      settings: serviceSettings(this.opts),
+      ...this.listen,
+      rpc: rpc.port2,
+      word,
+      pool: pool.port2,
+      peers,
+      log: this.opts.log !== undefined,
+    };
+    const worker = startWorker(data, transfer);
+    const front: Front = { index, worker, elu: 0 };
+    await new Promise<void>((resolve, reject) => {
+      worker.once('error', reject);
+      worker.on('message', (m: FromFront) => {
+        if (m.op === 'ready') resolve();
+        else if (m.op === 'elu') front.elu = m.value;
+        else if (m.op === 'log') for (const e of m.entries) this.opts.log?.(e);
+      });
+    });
+    worker.on('error', (e) => this.opts.log?.({ event: 'front-end-error', front: index, message: e.message }));
+    this.fronts.push(front);
+  }
+
+  /** Stops every worker front end (each closes its listener and connections, then exits). */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.starting?.catch(() => {});
+    await Promise.all(
+      this.fronts.map(
+        (f) =>
+          new Promise<void>((resolve) => {
+            const t = setTimeout(() => void f.worker.terminate().then(() => resolve()), 3000);
+            f.worker.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            f.worker.postMessage({ op: 'stop' } satisfies ToFront);
+          }),
+      ),
+    );
+    this.fronts.length = 0;
+    this.forwarder.close();
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Entry of a worker-thread front end: its own uWebSockets.js app on the shared port, its own JPIP
+ * service (sessions, catalog, arena), the index registry and the worker pool reached through the
+ * main thread (thread-links.ts), and links to the other front ends for forwarded channels.
+ */
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { JpipService } from './service.js';
+import { startFrontEnd, type FrontEnd } from './front-end.js';
+import { Forwarder } from './forward.js';
+import { PoolLink, RegistryLink } from './thread-links.js';
+import type { FrontWorkerData, ToFront } from './front-ends.js';
+
+const data = workerData as FrontWorkerData;
+const control = parentPort as MessagePort;
+const forwarder = new Forwarder();
+const tables = new RegistryLink(data.rpc, new Int32Array(data.word));
+const service = new JpipService({ ...data.settings, tables, pool: new PoolLink(data.pool), frontEnd: data.index, forward: (n, inc) => forwarder.forward(n, inc) });
+forwarder.serve(service);
+for (const [n, port] of data.peers) forwarder.addPeer(n, port);
+
+// Log entries go to the main thread in batches (one thread writes the log stream).
+let batch: Array<Record<string, unknown>> = [];
+const flush = (): void => {
+  if (batch.length === 0) return;
+  control.postMessage({ op: 'log', entries: batch });
+  batch = [];
+};
+const logTimer = setInterval(flush, 100);
+logTimer.unref();
+const log = data.log
+  ? (e: Record<string, unknown>): void => {
+      batch.push({ ...e, front: data.index });
+      if (batch.length >= 256) flush();
+    }
+  : undefined;
+
+// Busy-ness for the autoscaler: event-loop utilisation since the last report.
+let elu = performance.eventLoopUtilization();
+const eluTimer = setInterval(() => {
+  const now = performance.eventLoopUtilization();
+  control.postMessage({ op: 'elu', value: performance.eventLoopUtilization(now, elu).utilization });
+  elu = now;
+}, 500);
+eluTimer.unref();
+
+void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.unixPath, log }).then((front) => {
+  control.on('message', (m: ToFront) => onControl(m, front));
+  control.postMessage({ op: 'ready' });
+});
+
+function onControl(m: ToFront, front: FrontEnd): void {
+  if (m.op === 'peer') forwarder.addPeer(m.index, m.port);
+  else if (m.op === 'evict') service.streams.dropVersion(m.key);
+  else if (m.op === 'stop') {
+    front.close();
+    service.close();
+    flush();
+    forwarder.close();
+    clearInterval(logTimer);
+    clearInterval(eluTimer);
+    data.rpc.close();
+    data.pool.close();
+    control.postMessage({ op: 'stopped' });
+    control.close();
+  }
+}
