@@ -11,7 +11,7 @@
  */
 import { checkLocalUrl, Connection, parseCnew, query, type Exchange } from './lib/http-client.js';
 import { ProcSampler, type ProcSummary } from './lib/proc.js';
-import { planSession, prng, type ScenarioOptions } from './lib/scenarios.js';
+import { planSession, prng, SCENARIOS, type ScenarioName, type ScenarioOptions } from './lib/scenarios.js';
 import { fmt, percentile } from './lib/stats.js';
 
 /** Load parameters. */
@@ -189,7 +189,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
 }
 
 /** Default `len` per scenario: JHelioviewer's 2 MiB for movies, smaller budgets for browsing. */
-export const DEFAULT_LEN: Record<ScenarioOptions['name'], number> = { movie: 2097152, zoom: 131072, random: 32768 };
+export const DEFAULT_LEN: Record<ScenarioName, number> = { movie: 2097152, zoom: 131072, random: 32768, images: 100000, linked: 2097152, large: 2097152 };
 
 /** Reads `--name value` options. */
 export function cliArgs(argv: string[]): Map<string, string> {
@@ -207,8 +207,8 @@ export function cliArgs(argv: string[]): Map<string, string> {
 /** Load options from parsed CLI arguments. */
 export function loadOptionsFrom(a: Map<string, string>, url: string): LoadOptions {
   const num = (k: string): number | undefined => (a.has(k) ? Number(a.get(k)) : undefined);
-  const name = (a.get('scenario') ?? 'movie') as ScenarioOptions['name'];
-  if (!['movie', 'zoom', 'random'].includes(name)) throw new Error(`unknown scenario ${name}`);
+  const name = (a.get('scenario') ?? 'movie') as ScenarioName;
+  if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name} (${SCENARIOS.join(', ')})`);
   return {
     url,
     name,

@@ -4,6 +4,9 @@
  *   movie.jpx     a JPX with `--frames` embedded 4096² codestreams coded like the sample (jpch + jplh + jp2c per
  *                 frame, as JHelioviewer movies and the paper's flash-crowd test use); `--distinct` different
  *                 frames are encoded with opj_compress and repeated in turn to reach `--frames`.
+ *   img0..4.jp2   five different 4096² JP2 images (the distinct frames, then the sample) for the `images` scenario.
+ *   linked5.jpx   a hyperlinked JPX (Helioviewer's movie format, made by `jpipd movie`) of five frames,
+ *                 frames/f0..4.jp2, for the `linked` scenario.
  * Usage: node --import tsx native-free-bench/make-images.ts --out /tmp/jpipd-bench/images [--frames 60] [--distinct 4]
  */
 import { execFileSync } from 'node:child_process';
@@ -14,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { BufferSource } from '../src/bytes/source.js';
 import { listBoxes } from '../src/j2k/boxes.js';
 import { box, colrBox, concatBytes, ftypBox, ihdrBox, rreqBox, signatureBox, xmlBox } from '../src/j2k/box-writer.js';
+import { Writable } from 'node:stream';
+import { movieCommand } from '../src/cli/movie-command.js';
 import { prng } from './lib/scenarios.js';
 
 const GREY = 17;
@@ -95,4 +100,18 @@ for (let i = 0; i < frames; i++) {
 }
 const jpx = concatBytes(...parts);
 writeFileSync(join(out, 'movie.jpx'), jpx);
-console.log(`${out}/gray4096.jp2, ${out}/movie.jpx (${frames} frames, ${distinct} distinct, ${(jpx.length / 1e6).toFixed(1)} MB)`);
+
+/** A JP2 file around one codestream (15444-1 Annex I). */
+const jp2 = (cs: Uint8Array): Uint8Array =>
+  concatBytes(signatureBox(), ftypBox('jp2 ', 0, ['jp2 ']), box('jp2h', ihdrBox(SIDE, SIDE, 1, 8), colrBox(GREY)), box('jp2c', cs));
+const sample = codestreamOf(new Uint8Array(readFileSync(join(out, 'gray4096.jp2'))));
+const five = [...codestreams, sample, sample].slice(0, 5);
+mkdirSync(join(out, 'frames'), { recursive: true });
+five.forEach((cs, i) => {
+  writeFileSync(join(out, `img${i}.jp2`), jp2(cs));
+  writeFileSync(join(out, 'frames', `f${i}.jp2`), jp2(cs));
+});
+const sink = new Writable({ write: (_c, _e, done) => done() }) as unknown as NodeJS.WriteStream;
+const frameFiles = five.map((_, i) => join(out, 'frames', `f${i}.jp2`));
+if ((await movieCommand(['--out', join(out, 'linked5.jpx'), '--force', ...frameFiles], sink)) !== 0) throw new Error('jpipd movie failed');
+console.log(`${out}: gray4096.jp2, movie.jpx (${frames} frames, ${distinct} distinct, ${(jpx.length / 1e6).toFixed(1)} MB), img0..4.jp2, linked5.jpx + frames/`);

@@ -5,11 +5,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { pino } from 'pino';
 import { parseArgs, intOption, stringOption, UsageError } from './args.js';
-import { indexFolder } from './index-command.js';
-import { movieCommand } from './movie-command.js';
-import { startServer } from '../server/server.js';
+import { JsonLog, LOG_LEVELS, type LogLevel } from './log.js';
 
 const USAGE = `usage:
   jpipd serve --root DIR [--host 127.0.0.1] [--port 8090] [--threads N] [--min-threads 1]
@@ -61,8 +58,11 @@ async function serve(argv: string[]): Promise<number> {
   const idle = intOption(args, 'session-idle-s', 300, 1, 86400);
   const keepAlive = intOption(args, 'keep-alive-s', 10, 10, 86400);
   const level = stringOption(args, 'log-level', 'info');
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(level)) throw new UsageError('--log-level must be one of fatal, error, warn, info, debug, trace, silent');
-  const log = pino({ level, base: undefined });
+  if (!Object.hasOwn(LOG_LEVELS, level)) throw new UsageError(`--log-level must be one of ${Object.keys(LOG_LEVELS).join(', ')}`);
+  const log = new JsonLog({ level: level as LogLevel });
+  process.on('exit', () => log.flush());
+  // Each command loads only its own modules (a server at rest keeps its memory small).
+  const { startServer } = await import('../server/server.js');
   const server = await startServer({
     root,
     host,
@@ -79,10 +79,10 @@ async function serve(argv: string[]): Promise<number> {
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
   const examples = listImages(root, 5);
   log.info({ event: 'listening', url: base, root: '.', threads, cacheDir }, 'jpipd listening');
-  process.stderr.write(`jpipd serving ${root} on ${base} (up to ${threads} front-end threads)\n`);
-  for (const rel of examples) {
-    process.stderr.write(`  try: curl -s '${base}/${rel}?cnew=http&type=jpp-stream&fsiz=256,256,round-down&len=65536' -D - -o /dev/null\n`);
-  }
+  // Plain writes: process.stderr would load the stream machinery into an otherwise idle server.
+  let hints = `jpipd serving ${root} on ${base} (up to ${threads} front-end threads)\n`;
+  for (const rel of examples) hints += `  try: curl -s '${base}/${rel}?cnew=http&type=jpp-stream&fsiz=256,256,round-down&len=65536' -D - -o /dev/null\n`;
+  fs.writeSync(2, hints);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop);
@@ -94,6 +94,7 @@ async function serve(argv: string[]): Promise<number> {
   });
   log.info({ event: 'stopping' });
   await server.close();
+  log.flush();
   return 0;
 }
 
@@ -117,6 +118,7 @@ async function index(argv: string[]): Promise<number> {
   if (args.positionals.length !== 1) throw new UsageError('index needs exactly one DIR');
   const root = existingDir(args.positionals[0], 'DIR');
   const cacheDir = path.resolve(stringOption(args, 'cache-dir', defaultCacheDir()));
+  const { indexFolder } = await import('./index-command.js');
   const result = indexFolder(root, listImages(root, Number.MAX_SAFE_INTEGER), cacheDir, process.stderr);
   process.stdout.write(JSON.stringify({ event: 'indexed', ...result }) + '\n');
   return result.failed > 0 ? 1 : 0;
@@ -128,7 +130,7 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     if (cmd === 'serve') return await serve(rest);
     if (cmd === 'index') return await index(rest);
-    if (cmd === 'movie') return await movieCommand(rest, process.stderr);
+    if (cmd === 'movie') return await (await import('./movie-command.js')).movieCommand(rest, process.stderr);
     if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
       process.stdout.write(USAGE + '\n');
       return 0;

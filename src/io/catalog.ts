@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { JpipdError } from '../errors.js';
 import type { TargetLayout } from '../j2k/types.js';
-import { FileSource, type FileStamp } from './file-source.js';
+import { FileSource, fileVersionId, type FileStamp } from './file-source.js';
 import { resolveTarget, type ResolvedTarget } from './paths.js';
 import { loadLayout, type LoadBudget } from './targets.js';
 
@@ -45,6 +45,10 @@ export class OpenFile {
   users = 0;
   /** A newer version replaced this one (or the file vanished). */
   stale = false;
+  /** The file system reported a change (to be confirmed by stat); always true without a watcher. */
+  suspect = false;
+  /** Watches the file so that a change is seen without a system call per request. */
+  watcher: fs.FSWatcher | null = null;
   closed = false;
   checkedAt: number;
   readonly key: string;
@@ -128,21 +132,23 @@ export class Catalog {
   }
 
   /**
-   * True while `f` is still the file on disk. The open descriptor is checked on every call (one
-   * fstat: a file rewritten in place must never be served through its old layout); the path at most
-   * every revalidateMs (a file replaced by another, e.g. renamed over it, is served in its old
-   * version until then, which the old descriptor still reads consistently). A changed or vanished
-   * file marks `f` stale (the next open() loads the new version).
+   * True while `f` is still the file on disk. Each open version is watched (inotify on Linux): a
+   * write, a touch or a rename makes it suspect, and the next request confirms with fstat on the
+   * descriptor and stat on the path — a file rewritten in place must never be served through its
+   * old layout, and a file replaced by another (renamed over it) gets a new version. Without a
+   * watcher the check runs on every call. The path is also stat'ed every revalidateMs regardless.
+   * A changed or vanished file marks `f` stale (the next open() loads the new version).
    */
   fresh(f: OpenFile, now = Date.now()): boolean {
     if (f.stale) return false;
+    if (!f.suspect && now - f.checkedAt < this.revalidateMs) return true;
     try {
       const st = fs.fstatSync(f.source.fd);
       if (st.size === f.stamp.size && st.mtimeMs === f.stamp.mtimeMs) {
-        if (now - f.checkedAt < this.revalidateMs) return true;
         const onDisk = fs.statSync(f.abs);
         if (onDisk.size === f.stamp.size && onDisk.mtimeMs === f.stamp.mtimeMs && onDisk.ino === st.ino) {
           f.checkedAt = now;
+          f.suspect = f.watcher === null;
           return true;
         }
       }
@@ -176,6 +182,16 @@ export class Catalog {
   }
 
   private add(f: OpenFile): OpenFile {
+    try {
+      f.watcher = fs.watch(f.abs, { persistent: false }, () => {
+        f.suspect = true;
+      });
+      f.watcher.on('error', () => {
+        f.suspect = true;
+      });
+    } catch {
+      f.suspect = true; // no watcher (inotify limits): check on every request
+    }
     const old = this.files.get(f.rel);
     if (old && old !== f) this.retire(old);
     this.files.set(f.rel, f);
@@ -206,6 +222,8 @@ export class Catalog {
   private close(f: OpenFile): void {
     if (f.closed) return;
     f.closed = true;
+    f.watcher?.close();
+    f.watcher = null;
     this.onClose(f);
     try {
       fs.closeSync(f.source.fd);
@@ -220,7 +238,7 @@ function openStamped(abs: string): { source: FileSource; stamp: FileStamp } {
   const fd = fs.openSync(abs, 'r');
   try {
     const st = fs.fstatSync(fd);
-    return { source: new FileSource(fd, st.size), stamp: { size: st.size, mtimeMs: st.mtimeMs } };
+    return { source: new FileSource(fd, st.size, fileVersionId(st)), stamp: { size: st.size, mtimeMs: st.mtimeMs } };
   } catch (e) {
     fs.closeSync(fd);
     throw e;

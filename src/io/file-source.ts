@@ -14,6 +14,8 @@ export class FileSource implements ByteSource {
   constructor(
     readonly fd: number,
     readonly size: number,
+    /** Names this file version for the shared block cache (see fileVersionId); absent: not cached. */
+    readonly cacheId?: readonly [number, number],
   ) {}
 
   read(offset: number, length: number): Uint8Array {
@@ -38,6 +40,25 @@ export class FileSource implements ByteSource {
       done += n;
     }
   }
+}
+
+/**
+ * Two Int32 words naming a file version process-wide, whichever thread opened it: the file (device,
+ * inode) and its version (size, modification time in µs), mixed. Different versions or files
+ * collide with a probability of about 2^-64.
+ */
+export function fileVersionId(st: { dev: number; ino: number; size: number; mtimeMs: number }): [number, number] {
+  const mix = (a: number, b: number, c: number): number => {
+    let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b ^ 0x27d4eb2f, 0xc2b2ae35) ^ Math.imul(c ^ 0x165667b1, 0x27d4eb2f);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+    return (h ^ (h >>> 12)) | 0;
+  };
+  const split = (v: number): [number, number] => [Math.floor(v / 0x100000000) | 0, v % 0x100000000 | 0];
+  const [inoHi, inoLo] = split(st.ino);
+  const [sizeHi, sizeLo] = split(st.size);
+  const [mtHi, mtLo] = split(Math.floor(st.mtimeMs * 1000));
+  return [mix(st.dev | 0, inoHi, inoLo), mix(mix(sizeHi, sizeLo, mtHi), mtLo, inoLo)];
 }
 
 /** Identity of a file version: a changed size or mtime means a changed file. */

@@ -4,7 +4,6 @@
  * image's relative path, size and mtime so that a changed file is re-indexed. Packet offsets are
  * never stored: they are derived from the PLT lists on demand (packet-index/).
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TargetLayout } from '../j2k/types.js';
@@ -26,7 +25,7 @@ interface IndexFile {
 
 /** Cache file path of an image (a digest of its relative path: no image path appears in file names). */
 export function indexPath(cacheDir: string, rel: string): string {
-  return path.join(cacheDir, createHash('sha256').update(rel).digest('hex').slice(0, 32) + '.idx.json');
+  return path.join(cacheDir, process.getBuiltinModule('node:crypto').createHash('sha256').update(rel).digest('hex').slice(0, 32) + '.idx.json');
 }
 
 /** Loads a valid cache entry for (rel, stamp), or null when absent, stale or unreadable. */

@@ -15,32 +15,26 @@
  * pieces are one body.
  */
 import { binHeaderLength, EOR_LENGTH, MAX_HEADER_LENGTH, NO_PREVIOUS, putBinHeader, writeEor } from '../bytes/jpp.js';
+import { BLOCK_BYTES, type BlockCache, type CacheableSource } from '../bytes/block-cache.js';
+import type { Arena } from './arena.js';
 import type { ByteSource } from '../bytes/source.js';
-import { JpipdError } from '../errors.js';
 
-/** Default size of the output half of an arena: the largest body produced in one piece. */
-export const DEFAULT_PIECE_BYTES = 2 * 1024 * 1024 + 64 * 1024;
-/** Default size of the scratch half (file spans are read there before being copied into place). */
-export const DEFAULT_SCRATCH_BYTES = 2 * 1024 * 1024;
 /** Runs at least this long are read straight into place (no copy through the scratch half). */
 export const DIRECT_READ_BYTES = 8 * 1024;
+/** Scattered runs go through the block cache when they touch at least this many scratch blocks. */
+export const CACHE_MIN_BLOCKS = 3;
 /** Block size of the scratch block cache used for small scattered runs. */
 export const READ_BLOCK_BYTES = 32 * 1024;
 
-/**
- * A thread's reusable memory for producing responses: pieces are written at [0, pieceBytes), file
- * spans are read into [pieceBytes, pieceBytes + scratchBytes). One per thread, reused by every
- * response: a piece handed to the transport is valid until the next piece is produced.
- */
-export class Arena {
-  readonly bytes: Uint8Array;
-  constructor(
-    readonly pieceBytes = DEFAULT_PIECE_BYTES,
-    readonly scratchBytes = DEFAULT_SCRATCH_BYTES,
-  ) {
-    if (pieceBytes < 4 * MAX_HEADER_LENGTH || scratchBytes < READ_BLOCK_BYTES) throw new JpipdError('ERR_INTERNAL', 'arena too small');
-    this.bytes = new Uint8Array(pieceBytes + scratchBytes);
+/** Distinct READ_BLOCK_BYTES blocks runs [from, to) touch, counted up to `cap`. */
+function blocksTouched(off: Float64Array, len: Int32Array, from: number, to: number, cap: number): number {
+  const seen: number[] = [];
+  for (let r = from; r < to && seen.length < cap; r++) {
+    const first = Math.floor(off[r] / READ_BLOCK_BYTES);
+    const last = Math.floor((off[r] + len[r] - 1) / READ_BLOCK_BYTES);
+    for (let b = first; b <= last && seen.length < cap; b++) if (!seen.includes(b)) seen.push(b);
   }
+  return seen.length;
 }
 
 /** Body bytes of a piece still to be read: run i goes from sources[src[i]] at off[i] into dest[i]. */
@@ -76,6 +70,8 @@ class Runs {
 
 /** The thread's runs (module state: each thread has its own module instance). */
 const RUNS = new Runs();
+/** Cache slots pinned while one piece's runs of one source are copied (block → slot, -1: bypassed). */
+const PINNED = new Map<number, number>();
 
 /** Room a message needs before it may start in a piece: the largest header plus one body byte. */
 const MESSAGE_ROOM = MAX_HEADER_LENGTH + 1;
@@ -122,8 +118,8 @@ export class BodyWriter {
     }
     this.arena = arena;
     this.buf = arena.bytes;
-    this.pos = 0;
-    this.end = Math.min(capacity, arena.pieceBytes);
+    this.pos = arena.base;
+    this.end = arena.base + Math.min(capacity, arena.pieceBytes);
     RUNS.count = 0;
     if (this.carryLeft > 0) {
       const left = this.carryLeft;
@@ -135,7 +131,7 @@ export class BodyWriter {
 
   /** Bytes placed in the current piece. */
   get pieceLength(): number {
-    return this.pos;
+    return this.pos - (this.arena?.base ?? 0);
   }
 
   /** True when a new message may start in this piece (nothing carried, room for a header and a byte). */
@@ -167,6 +163,30 @@ export class BodyWriter {
   fileMessage(cls: number, codestream: number, id: number, offset: number, length: number, complete: boolean, src: number, fileOffset: number): void {
     this.header(cls, codestream, id, offset, length, complete);
     if (length > 0) this.fileBody(src, fileOffset, length);
+  }
+
+  /**
+   * The hot path of fileMessage for a precinct packet: writes the message only if it is ready, its
+   * header and whole body fit in this piece, and the response's message bytes stay within
+   * `budget`; otherwise writes nothing and returns false (the caller takes the general path).
+   */
+  tryFileMessage(cls: number, codestream: number, id: number, offset: number, length: number, complete: boolean, src: number, fileOffset: number, budget: number): boolean {
+    const start = this.pos;
+    if (this.carryLeft > 0 || this.measure) return false;
+    const end = putBinHeader(this.buf, start, cls, codestream, id, offset, length, complete, this.prevCls, this.prevCs);
+    const total = end - start + length;
+    if (this.length + total > budget || start + total > this.end) return false; // header bytes past pos are simply overwritten later
+    this.pos = end;
+    this.length += total;
+    this.prevCls = cls;
+    this.prevCs = codestream;
+    this.messages++;
+    this.dataBytes += length;
+    if (length > 0) {
+      RUNS.add(end, fileOffset, length, src);
+      this.pos = end + length;
+    }
+    return true;
   }
 
   /** Writes one message whose body is `bytes[at, at+length)` (placeholders, rewritten boxes). */
@@ -232,24 +252,69 @@ export class BodyWriter {
   finishPiece(): number {
     if (this.measure) return this.pos;
     const runs = RUNS;
+    const cache = (this.arena as Arena).cache;
     let i = 0;
     while (i < runs.count) {
       // Runs are recorded codestream by codestream, so runs of one source are mostly consecutive.
       let j = i + 1;
       while (j < runs.count && runs.src[j] === runs.src[i]) j++;
-      this.readRuns(this.sources[runs.src[i]], i, j);
+      const src = this.sources[runs.src[i]] as CacheableSource;
+      this.readRuns(src, i, j, cache && src.cacheId ? cache : null);
       i = j;
     }
     runs.count = 0;
-    return this.pos;
+    return this.pos - (this.arena as Arena).base;
   }
 
-  /** Reads runs [from, to) of one source. */
-  private readRuns(src: ByteSource, from: number, to: number): void {
+  /**
+   * Copies runs [from, to) of one source from the shared block cache, filling missing blocks from
+   * the file. Each block is pinned once for the whole piece and released at the end.
+   */
+  private readCached(cache: BlockCache, src: ByteSource, id: readonly [number, number], from: number, to: number): void {
+    const { dest: runDest, off: runOff, len: runLen } = RUNS;
+    const buf = this.buf;
+    const pinned = PINNED;
+    try {
+      for (let r = from; r < to; r++) {
+        let off = runOff[r];
+        let n = runLen[r];
+        let dest = runDest[r];
+        while (n > 0) {
+          const b = Math.floor(off / BLOCK_BYTES);
+          let slot = pinned.get(b);
+          if (slot === undefined) {
+            slot = cache.pin(src, id, b);
+            pinned.set(b, slot);
+          }
+          if (slot < 0) {
+            // The block's set is busy: read around the cache.
+            src.readInto(buf, dest, off, n);
+            break;
+          }
+          const within = off - b * BLOCK_BYTES;
+          const k = Math.min(n, BLOCK_BYTES - within);
+          cache.copy(slot, within, k, buf, dest);
+          off += k;
+          dest += k;
+          n -= k;
+        }
+      }
+    } finally {
+      for (const slot of pinned.values()) if (slot >= 0) cache.unpin(slot);
+      pinned.clear();
+    }
+  }
+
+  /**
+   * Reads runs [from, to) of one source: a dense extent with one read into the scratch region and
+   * copies within the arena; scattered runs from the block cache when there is one, else from
+   * blocks read once into the scratch region.
+   */
+  private readRuns(src: ByteSource, from: number, to: number, cache: BlockCache | null): void {
     const { dest: runDest, off: runOff, len: runLen } = RUNS;
     const arena = this.arena as Arena;
     const buf = this.buf;
-    const scratch = arena.pieceBytes;
+    const scratch = arena.scratchBase;
     let lo = Infinity;
     let hi = 0;
     let sum = 0;
@@ -268,6 +333,12 @@ export class BodyWriter {
         const s = scratch + (runOff[r] - lo);
         buf.copyWithin(runDest[r], s, s + runLen[r]);
       }
+      return;
+    }
+    // Scattered over many blocks (a small window deep in a large image): the shared block cache saves
+    // a system call per block; copies out of shared memory are slower, so a few blocks are read.
+    if (cache && blocksTouched(runOff, runLen, from, to, CACHE_MIN_BLOCKS) >= CACHE_MIN_BLOCKS) {
+      this.readCached(cache, src, (src as CacheableSource).cacheId as readonly [number, number], from, to);
       return;
     }
     // Sparse: big runs straight into place; small ones through blocks read once into the scratch half.

@@ -7,13 +7,13 @@
 import type { ByteSource } from '../bytes/source.js';
 import type { CodestreamLayout, TargetLayout, TileGeometry } from '../j2k/types.js';
 import type { SlotDirectory } from '../packet-index/directory.js';
-import { Arena } from './body-writer.js';
+import { Arena } from './arena.js';
 import type { CacheModel } from './cache-model.js';
 import type { MetaReq } from './metareq.js';
 import type { Round, UintRange } from './request.js';
 import { DEFAULT_MAX_RESPONSE_BYTES, Response, UndoLog, type ResponseOptions } from './response.js';
 
-export { Arena } from './body-writer.js';
+export { Arena, arenaIn, sharedMemory, type SharedMemory } from './arena.js';
 export { DEFAULT_MAX_RESPONSE_BYTES, Response, UndoLog, type ResponseOptions } from './response.js';
 
 /** Everything the engine reads about one codestream (cached by the implementation). */

@@ -50,16 +50,32 @@ function rangesToPieces(ranges: Array<[number, number]>): Piece[] {
  * Main header data-bin (class 6): SOC up to the first SOT, minus TLM and PLM, which describe the
  * server's file layout and not the codestream the client rebuilds (notes §4.1).
  */
-export function mainHeaderPieces(cs: CodestreamLayout): Piece[] {
-  return rangesToPieces(segmentRanges(cs.mainSegments, (code) => code !== TLM && code !== PLM));
+export function mainHeaderPieces(cs: CodestreamLayout): readonly Piece[] {
+  let p = mainPieces.get(cs);
+  if (!p) {
+    p = rangesToPieces(segmentRanges(cs.mainSegments, (code) => code !== TLM && code !== PLM));
+    mainPieces.set(cs, p);
+  }
+  return p;
 }
+
+/** Header pieces are formed once per layout (they are served on every request that needs them). */
+const mainPieces = new WeakMap<CodestreamLayout, Piece[]>();
+const tilePieces = new WeakMap<CodestreamLayout, Map<number, Piece[]>>();
 
 /**
  * Tile header data-bin (class 2, id t): the marker segments of the tile's tile-part headers in file
  * order, without SOT, SOD and PLT (notes §4.2). Empty for tiles whose headers carry only PLT.
  */
-export function tileHeaderPieces(cs: CodestreamLayout, t: number): Piece[] {
-  return rangesToPieces(segmentRanges(tileSegments(cs).get(t) ?? [], (code) => code !== PLT));
+export function tileHeaderPieces(cs: CodestreamLayout, t: number): readonly Piece[] {
+  let byTile = tilePieces.get(cs);
+  if (!byTile) tilePieces.set(cs, (byTile = new Map()));
+  let p = byTile.get(t);
+  if (!p) {
+    p = rangesToPieces(segmentRanges(tileSegments(cs).get(t) ?? [], (code) => code !== PLT));
+    byTile.set(t, p);
+  }
+  return p;
 }
 
 /** Tile-part header segments grouped by tile, computed once per layout (a walk per tile would be quadratic). */

@@ -10,8 +10,10 @@
  * by layer (LRCP restricted to the window), or precinct by precinct for JHelioviewer's request shape.
  */
 import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT, CLASS_TILE_HEADER, EOR_BYTE_LIMIT, EOR_IMAGE_DONE, EOR_RESPONSE_LIMIT, EOR_WINDOW_DONE } from '../bytes/jpp.js';
+import type { ByteSource } from '../bytes/source.js';
 import { precinctBinId, tileCount } from '../j2k/geometry.js';
-import type { Arena } from './body-writer.js';
+import type { TargetLayout } from '../j2k/types.js';
+import type { Arena } from './arena.js';
 import { BodyWriter } from './body-writer.js';
 import { BinKind, COMPLETE, type CacheModel, type Holdings } from './cache-model.js';
 import type { CodestreamAccess, ServedWindow, ServeRequest, TargetAccess } from './engine.js';
@@ -32,31 +34,43 @@ const enum Stop {
 
 /**
  * The model changes of one response, oldest first, so they can be undone when the response never
- * reaches the client: (kind, codestream, id, holding before).
+ * reaches the client: (kind, codestream, id, holding before), four Float64 values each. A thread
+ * reuses one log (`clear`) for the first piece of every response.
  */
 export class UndoLog {
-  private kinds: number[] = [];
-  private cs: number[] = [];
-  private ids: number[] = [];
-  private before: number[] = [];
+  private data = new Float64Array(4 * 256);
+  private n = 0;
 
   /** Number of recorded changes. */
   get length(): number {
-    return this.kinds.length;
+    return this.n;
   }
 
   /** Records that bin (kind, cs, id) held `before` until now. */
   push(kind: BinKind, cs: number, id: number, before: number): void {
-    this.kinds.push(kind);
-    this.cs.push(cs);
-    this.ids.push(id);
-    this.before.push(before);
+    let d = this.data;
+    if (4 * this.n === d.length) {
+      const bigger = new Float64Array(2 * d.length);
+      bigger.set(d);
+      this.data = d = bigger;
+    }
+    const at = 4 * this.n++;
+    d[at] = kind;
+    d[at + 1] = cs;
+    d[at + 2] = id;
+    d[at + 3] = before;
   }
 
   /** Restores the holdings recorded since change `mark` (newest first), and forgets them. */
   rollback(model: CacheModel, mark = 0): void {
-    for (let i = this.kinds.length - 1; i >= mark; i--) model.set(this.kinds[i] as BinKind, this.cs[i], this.ids[i], this.before[i]);
-    this.kinds.length = this.cs.length = this.ids.length = this.before.length = mark;
+    const d = this.data;
+    for (let i = this.n - 1; i >= mark; i--) model.set(d[4 * i] as BinKind, d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]);
+    this.n = Math.min(this.n, mark);
+  }
+
+  /** Forgets every change (they stand). */
+  clear(): void {
+    this.n = 0;
   }
 }
 
@@ -76,7 +90,9 @@ export interface ResponseOptions {
 }
 
 /** The window's precincts of one codestream with their packet records, in delivery order. */
+/** Arrays of a window's precincts, kept for reuse: a response in progress holds one set (see lease). */
 interface WindowPrecincts {
+  /** Precincts (the arrays may be longer: they are reused). */
   n: number;
   ids: Float64Array;
   /** Index of each precinct's layer-0 record. */
@@ -89,7 +105,51 @@ interface WindowPrecincts {
   lengths: Uint32Array;
   /** Per precinct: bytes of the bin walked so far (layer-major order). */
   binOffset: Float64Array;
+  /** Packet slots of the precincts' layers (read from the index into offsets/lengths). */
+  slots: Int32Array;
   maxLayers: number;
+}
+
+/**
+ * Free sets of precinct arrays. A response leases a set for the walk of one codestream and gives it
+ * back when that walk ends, so responses on a thread — mostly one at a time — allocate nothing per
+ * request; a set still leased by a response that was abandoned is simply collected.
+ */
+const FREE: WindowPrecincts[] = [];
+/** Free sets kept at most. */
+const MAX_FREE = 8;
+
+function lease(n: number, m: number): WindowPrecincts {
+  let pr = FREE.pop();
+  if (!pr || pr.ids.length < n || pr.offsets.length < m) {
+    const cn = Math.max(n, 256, pr?.ids.length ?? 0);
+    const cm = Math.max(m, 2048, pr?.offsets.length ?? 0);
+    // One allocation carved into the arrays (8-byte arrays first, so every view is aligned).
+    const buf = new ArrayBuffer(8 * (2 * cn + cm) + 4 * (3 * cn + 2 * cm));
+    let at = 0;
+    const f64 = (k: number): Float64Array => new Float64Array(buf, (at += 8 * k) - 8 * k, k);
+    const i32 = (k: number): Int32Array => new Int32Array(buf, (at += 4 * k) - 4 * k, k);
+    pr = {
+      n: 0,
+      ids: f64(cn),
+      offsets: f64(cm),
+      binOffset: f64(cn),
+      first: i32(cn),
+      layers: i32(cn),
+      total: i32(cn),
+      lengths: new Uint32Array(buf, (at += 4 * cm) - 4 * cm, cm),
+      slots: i32(cm),
+      maxLayers: 0,
+    };
+  }
+  pr.n = n;
+  pr.maxLayers = 0;
+  pr.binOffset.fill(0, 0, n);
+  return pr;
+}
+
+function giveBack(pr: WindowPrecincts): void {
+  if (FREE.length < MAX_FREE) FREE.push(pr);
 }
 
 /** A response being produced; `fill` until `done`. */
@@ -104,7 +164,7 @@ export class Response {
   private readonly budget: number;
   private readonly limit: Stop;
   private readonly plans: Map<number, WindowPlan | undefined>;
-  private readonly undo: UndoLog | null;
+  private undo: UndoLog | null;
 
   constructor(
     private readonly target: TargetAccess,
@@ -126,14 +186,19 @@ export class Response {
    * returns a view of it (valid until the arena is used again). The last piece ends with the EOR.
    */
   fill(arena: Arena, capacity = arena.pieceBytes): Uint8Array {
-    if (this.done) return arena.bytes.subarray(0, 0);
+    if (this.done) return arena.bytes.subarray(arena.base, arena.base);
     const w = this.w;
     w.begin(arena, capacity);
     // The walk itself waits (yields) while carried bytes fill the piece or no message fits.
     this.walk.next();
     const n = w.finishPiece();
     if (w.finished) this.done = true;
-    return arena.bytes.subarray(0, n);
+    return arena.bytes.subarray(arena.base, arena.base + n);
+  }
+
+  /** Stops recording model changes (the caller will not undo what comes next). */
+  forgetUndo(): void {
+    this.undo = null;
   }
 
   /** Body bytes produced so far (all pieces, the EOR included once written). */
@@ -175,7 +240,7 @@ export class Response {
       if (this.model.held(BinKind.Metadata, 0, 0) !== COMPLETE) {
         const src = target.targetSource;
         const si = w.source(src);
-        for (const p of metadataBin0Pieces(target.layout, (o, n) => src.read(o, n))) {
+        for (const p of bin0Pieces(target.layout, src)) {
           while (!w.ready()) yield;
           if (!this.offerPiece(BinKind.Metadata, CLASS_METADATA, 0, 0, p, si)) break;
         }
@@ -227,9 +292,19 @@ export class Response {
     if (!plan || !tiles || tiles.length === 0) return;
     const canvas = frameRegionToCanvas(layout.siz, plan.frameD, plan.region);
     const pr = windowPrecincts(s, this.req, tiles, canvas, plan.frameD, plan.topLevel);
+    try {
+      yield* this.precincts(cs, src, plan.pastEdge, pr);
+    } finally {
+      giveBack(pr);
+    }
+  }
+
+  /** The window's packets of one codestream: precinct by precinct, or layer by layer. */
+  private *precincts(cs: number, src: number, precinctMajor: boolean, pr: WindowPrecincts): Generator<void, void, void> {
     if (pr.n === 0) return;
+    const w = this.w;
     const h = this.model.stream(cs).precincts;
-    if (plan.pastEdge) {
+    if (precinctMajor) {
       // Each precinct complete before the next: its layers' packets as one message where they are
       // contiguous in the file (always in RPCL/PCRL/CPRL files), so every precinct sent is decodable.
       for (let i = 0; i < pr.n; i++) {
@@ -262,10 +337,18 @@ export class Response {
         binOffset[i] = at + length;
         const id = pr.ids[i];
         const held = h.get(id);
+        const last = l === pr.total[i] - 1;
         // Already held (a continuation): skip without the general offer.
-        if (held === COMPLETE || (held >= at + length && l !== pr.total[i] - 1)) continue;
+        if (held === COMPLETE || (held >= at + length && !last)) continue;
+        // The common case — the whole packet is new and fits the budget and the piece — written
+        // directly; anything else (a partial holding, the budget running out) by offer().
+        if (held === at && this.stop === Stop.None && w.tryFileMessage(CLASS_PRECINCT, cs, id, at, length, last, src, pr.offsets[k], this.budget)) {
+          this.undo?.push(BinKind.Precinct, cs, id, held);
+          this.model.setIn(h, id, last ? COMPLETE : at + length);
+          continue;
+        }
         while (!w.ready()) yield;
-        if (!this.offer(h, BinKind.Precinct, CLASS_PRECINCT, cs, id, held, at, length, l === pr.total[i] - 1, true, src, pr.offsets[k], null)) return;
+        if (!this.offer(h, BinKind.Precinct, CLASS_PRECINCT, cs, id, held, at, length, last, true, src, pr.offsets[k], null)) return;
       }
     }
   }
@@ -339,6 +422,20 @@ export class Response {
   }
 }
 
+/**
+ * Metadata-bin 0's pieces of a target (its placeholders read a box header from the file each), formed
+ * once per layout: a movie's bin 0 has a placeholder per frame.
+ */
+const bin0 = new WeakMap<TargetLayout, Piece[]>();
+function bin0Pieces(layout: TargetLayout, src: ByteSource): Piece[] {
+  let p = bin0.get(layout);
+  if (!p) {
+    p = metadataBin0Pieces(layout, (o, n) => src.read(o, n));
+    bin0.set(layout, p);
+  }
+  return p;
+}
+
 /** The tiles a window touches (15444-1 B.3), or [] for an empty region. */
 function windowTiles(s: CodestreamAccess, plan: WindowPlan): number[] {
   if (isEmpty(plan.region)) return [];
@@ -370,23 +467,8 @@ function windowPrecincts(s: CodestreamAccess, req: ServeRequest, tiles: number[]
   }
   const Nt = tileCount(s.layout.siz);
   const dir = s.directory;
-  // One allocation carved into the arrays (8-byte arrays first, so every view is aligned).
-  const buf = new ArrayBuffer(8 * (2 * n + m) + 4 * (3 * n + 2 * m));
-  let at = 0;
-  const f64 = (k: number): Float64Array => new Float64Array(buf, (at += 8 * k) - 8 * k, k);
-  const i32 = (k: number): Int32Array => new Int32Array(buf, (at += 4 * k) - 4 * k, k);
-  const pr: WindowPrecincts = {
-    n,
-    ids: f64(n),
-    offsets: f64(m),
-    binOffset: f64(n),
-    first: i32(n),
-    layers: i32(n),
-    total: i32(n),
-    lengths: new Uint32Array(buf, (at += 4 * m) - 4 * m, m),
-    maxLayers: 0,
-  };
-  const slots = i32(m);
+  const pr = lease(n, m);
+  const slots = pr.slots;
   let i = 0;
   let k = 0;
   for (const sp of spans) {

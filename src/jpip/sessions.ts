@@ -5,7 +5,6 @@
  * busy (a response still being produced) or with requests already waiting joins its FIFO. Channels
  * are independent of TCP connections. Idle sessions expire. No HTTP and no threads here.
  */
-import { randomBytes } from 'node:crypto';
 import { JpipdError } from '../errors.js';
 import { CacheModel } from './cache-model.js';
 
@@ -60,7 +59,23 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = { maxSessions: 10_000, maxC
  * requests; the other 30 are random (120 bits: unguessable).
  */
 export function newChannelId(owner = 0): string {
-  return owner.toString(16).padStart(2, '0') + randomBytes(15).toString('hex');
+  return owner.toString(16).padStart(2, '0') + randomHex(15);
+}
+
+/** Cryptographic random bytes drawn from a pool refilled 4 KiB at a time (one call per 273 channels). */
+const POOL = Buffer.alloc(4096);
+let poolAt = POOL.length;
+function randomHex(n: number): string {
+  if (poolAt + n > POOL.length) {
+    // node:crypto is loaded on the first channel, not at start-up (idle memory, ADR 0003).
+    process.getBuiltinModule('node:crypto').randomFillSync(POOL);
+    poolAt = 0;
+  }
+  const hex = POOL.toString('hex', poolAt, poolAt + n);
+  // Never hand out the same bytes twice.
+  POOL.fill(0, poolAt, poolAt + n);
+  poolAt += n;
+  return hex;
 }
 
 /** The owner named by a channel id made by newChannelId, or -1 for any other string. */
@@ -72,6 +87,8 @@ export function channelOwner(cid: string): number {
 export class SessionTable<TImage> {
   private readonly sessions = new Map<string, Session<TImage>>();
   private readonly channels = new Map<string, Session<TImage>>();
+  /** Session ids are internal (never sent): a counter. */
+  private seq = 0;
 
   constructor(
     readonly limits: SessionLimits = DEFAULT_SESSION_LIMITS,
@@ -93,7 +110,7 @@ export class SessionTable<TImage> {
   /** Opens a session with one channel; returns the channel id. */
   open(image: TImage): { session: Session<TImage>; cid: string } {
     if (this.sessions.size >= this.limits.maxSessions) throw new JpipdError('ERR_BUSY', 'too many sessions');
-    const session = new Session(randomBytes(16).toString('hex'), image);
+    const session = new Session(String(++this.seq), image);
     this.sessions.set(session.id, session);
     return { session, cid: this.addChannel(session) };
   }

@@ -8,10 +8,10 @@
  * (forward.ts), relays their logs, and stops them on close.
  */
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Forwarder } from './forward.js';
+import type { SharedMemory } from '../jpip/arena.js';
 import { hostLinks } from './thread-links.js';
 import { serviceSettings, type Harness, type ServerOptions } from './server.js';
 
@@ -29,6 +29,8 @@ export interface FrontWorkerData {
   unixPath?: string;
   rpc: MessagePort;
   word: SharedArrayBuffer;
+  /** The block cache shared by every front end. */
+  memory: SharedMemory;
   pool: MessagePort;
   peers: Array<[number, MessagePort]>;
   /** Send log entries to the main thread. */
@@ -53,7 +55,8 @@ interface Front {
  */
 function startWorker(data: FrontWorkerData, transferList: MessagePort[]): Worker {
   const here = new URL(import.meta.url);
-  if (!here.pathname.endsWith('.ts')) return new Worker(new URL('./front-worker.js', here), { workerData: data, transferList });
+  const resourceLimits = process.env.JPIPD_YOUNG_MB ? { maxYoungGenerationSizeMb: Number(process.env.JPIPD_YOUNG_MB) } : undefined;
+  if (!here.pathname.endsWith('.ts')) return new Worker(new URL('./front-worker.js', here), { workerData: data, transferList, resourceLimits });
   const tsx = createRequire(import.meta.url).resolve('tsx/cjs');
   const file = fileURLToPath(new URL('./front-worker.ts', here));
   return new Worker(`require(${JSON.stringify(file)})`, { eval: true, workerData: data, transferList, execArgv: ['--require', tsx] });
@@ -75,7 +78,7 @@ export class FrontEnds {
     private readonly h: Harness,
     private readonly listen: { host: string; port: number; unixPath?: string },
   ) {
-    this.max = Math.max(1, opts.threads ?? availableParallelism());
+    this.max = opts.threads !== undefined ? Math.min(opts.threads, h.threads) : h.threads;
     this.forwarder.serve(h.service);
     h.service.forwardTo((n, inc) => this.forwarder.forward(n, inc));
     const evict = h.registry.onEvict;
@@ -139,6 +142,7 @@ export class FrontEnds {
       ...this.listen,
       rpc: rpc.port2,
       word,
+      memory: this.h.memory,
       pool: pool.port2,
       peers,
       log: this.opts.log !== undefined,

@@ -4,6 +4,7 @@
  * main thread (thread-links.ts), and links to the other front ends for forwarded channels.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { arenaIn } from '../jpip/arena.js';
 import { JpipService } from './service.js';
 import { startFrontEnd, type FrontEnd } from './front-end.js';
 import { Forwarder } from './forward.js';
@@ -14,7 +15,14 @@ const data = workerData as FrontWorkerData;
 const control = parentPort as MessagePort;
 const forwarder = new Forwarder();
 const tables = new RegistryLink(data.rpc, new Int32Array(data.word));
-const service = new JpipService({ ...data.settings, tables, pool: new PoolLink(data.pool), frontEnd: data.index, forward: (n, inc) => forwarder.forward(n, inc) });
+const service = new JpipService({
+  ...data.settings,
+  tables,
+  pool: new PoolLink(data.pool),
+  frontEnd: data.index,
+  forward: (n, inc) => forwarder.forward(n, inc),
+  arena: arenaIn(data.memory),
+});
 forwarder.serve(service);
 for (const [n, port] of data.peers) forwarder.addPeer(n, port);
 

@@ -5,18 +5,19 @@
  * service alone, in-process, for embedding and benchmarking without sockets.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import { randomBytes } from 'node:crypto';
+import type * as net from 'node:net';
 import * as os from 'node:os';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import type { LoadBudget } from '../io/targets.js';
+import { arenaIn, sharedMemory, type SharedMemory } from '../jpip/arena.js';
 import { DEFAULT_SESSION_LIMITS } from '../jpip/sessions.js';
 import { IndexRegistry } from '../packet-index/registry.js';
 import { WorkerPool, type PoolOptions } from '../pool/pool.js';
 import { FrontEnds } from './front-ends.js';
 import { startFrontEnd, type FrontEnd } from './front-end.js';
 import { MAX_HEAD_BYTES } from './http.js';
-import { startSequencer, type Sequencer } from './sequencer.js';
+import type { Sequencer } from './sequencer.js';
 import { JpipService } from './service.js';
 
 /** Server options. */
@@ -30,6 +31,8 @@ export interface ServerOptions {
   minThreads?: number;
   /** Worker pool threads for heavy work (started on demand). */
   poolThreads?: number;
+  /** Size of the block cache of file bytes shared by the front ends (bytes; default 32 MiB). */
+  readCacheBytes?: number;
   cacheDir?: string | null;
   indexBudgetBytes?: number;
   sessionIdleMs?: number;
@@ -68,6 +71,10 @@ export interface Harness {
   service: JpipService;
   pool: WorkerPool;
   registry: IndexRegistry;
+  /** The block cache shared by the front ends. */
+  memory: SharedMemory;
+  /** Front-end threads at most (arenas in `memory`). */
+  threads: number;
   close(): Promise<void>;
 }
 
@@ -88,14 +95,18 @@ export function serviceSettings(opts: ServerOptions): { root: string; cacheDir: 
 /** Creates the registry, the pool and the main thread's service, without a front end. */
 export function createHarness(opts: ServerOptions): Harness {
   const settings = serviceSettings(opts);
+  const threads = Math.max(1, opts.threads ?? availableParallelism());
+  const memory = sharedMemory(opts.readCacheBytes);
   const pool = new WorkerPool({ threads: opts.poolThreads, faults: opts.faults, maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024 });
   const registry = new IndexRegistry(opts.indexBudgetBytes);
-  const service = new JpipService({ ...settings, pool, tables: registry, frontEnd: 0 });
+  const service = new JpipService({ ...settings, pool, tables: registry, frontEnd: 0, arena: arenaIn(memory) });
   registry.onEvict = (key) => service.streams.dropVersion(key);
   return {
     service,
     pool,
     registry,
+    memory,
+    threads,
     async close() {
       service.close();
       await pool.close();
@@ -106,7 +117,7 @@ export function createHarness(opts: ServerOptions): Harness {
 /** A port free on `host` now (for "any port": listeners that share a port need its number). */
 function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const probe = net.createServer();
+    const probe = process.getBuiltinModule('node:net').createServer();
     probe.once('error', reject);
     probe.listen(0, host, () => {
       const { port } = probe.address() as net.AddressInfo;
@@ -120,7 +131,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const h = createHarness(opts);
   const host = opts.host ?? '127.0.0.1';
   const relay = (opts.keepAliveMs ?? UWS_IDLE_MS) > UWS_IDLE_MS;
-  const unixPath = relay ? path.join(os.tmpdir(), `jpipd-${process.pid}-${randomBytes(6).toString('hex')}.sock`) : undefined;
+  const unixPath = relay ? path.join(os.tmpdir(), `jpipd-${process.pid}-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}.sock`) : undefined;
   let front: FrontEnd | undefined;
   let sequencer: Sequencer | undefined;
   let fronts: FrontEnds | undefined;
@@ -133,6 +144,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // Behind the relay there is one front end: the relay owns the port and is one thread anyway.
     fronts = new FrontEnds(relay ? { ...opts, threads: 1 } : opts, h, { host, port, unixPath });
     if (unixPath) {
+      const { startSequencer } = await import('./sequencer.js');
       sequencer = await startSequencer({
         host,
         port: wanted,

@@ -8,8 +8,6 @@
  * Responses are produced in pieces in the thread's arena: the first now, the rest as the transport
  * drains them. JPIP response headers follow 15444-9 D.2.
  */
-import { createHash } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
 import { ERROR_CODES, JpipdError, type ErrorCode } from '../errors.js';
 import { Catalog, INLINE_BUDGET, type OpenFile } from '../io/catalog.js';
 import type { LoadBudget } from '../io/targets.js';
@@ -100,7 +98,8 @@ interface Prepared {
 
 /** A short, stable, URL-safe target id: a digest of (path, size, mtime) — never a server path. */
 export function targetId(versionKey: string): string {
-  return createHash('sha256').update(versionKey).digest('base64url').slice(0, 22);
+  // node:crypto and node:zlib load on first use: an idle server does not carry them (ADR 0003).
+  return process.getBuiltinModule('node:crypto').createHash('sha256').update(versionKey).digest('base64url').slice(0, 22);
 }
 
 /** Thrown when a channel belongs to another front end. */
@@ -121,6 +120,8 @@ export class JpipService {
   private readonly sweeper: NodeJS.Timeout;
   private readonly front: number;
   private readonly tids = new Map<string, string>();
+  /** The model changes of the first piece being produced (one log per thread, reused). */
+  private readonly undo = new UndoLog();
 
   constructor(private opts: ServiceOptions) {
     this.front = opts.frontEnd ?? 0;
@@ -352,7 +353,8 @@ export class JpipService {
     cid: string | undefined,
   ): Reply {
     const sreq = p.sreq;
-    const undo = new UndoLog();
+    const undo = this.undo;
+    undo.clear();
     const opts = { maxBytes: this.maxResponseBytes, plans: p.plans, undo };
     let response = new Response(access, sreq, model, opts);
     for (const f of used) this.catalog.use(f);
@@ -381,6 +383,9 @@ export class JpipService {
         response = new Response(access, sreq, model, opts);
         body = response.fill(this.arena);
       }
+      // The thread's undo log serves the next response: later pieces are not undone (a body cut
+      // short ends its channel instead).
+      response.forgetUndo();
     } catch (e) {
       // Nothing was sent: undo the model and let the caller (who holds the session) answer the error.
       undo.rollback(model);
@@ -405,7 +410,7 @@ export class JpipService {
     // Like esajpip: compress the metadata-heavy responses (metareq) when the client accepts gzip;
     // precinct data is already entropy-coded and barely shrinks.
     if (response.done && inc.acceptsGzip === true && req.metareq !== undefined) {
-      body = new Uint8Array(gzipSync(body));
+      body = new Uint8Array(process.getBuiltinModule('node:zlib').gzipSync(body));
       length = body.length;
       headers.push(['Content-Encoding', 'gzip']);
     }

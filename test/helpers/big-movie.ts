@@ -19,7 +19,7 @@ export interface BigMovie {
 }
 
 /** Builds `frames` copies of the 4096² JP2 into one embedded movie (`movie.jpx`) in a new root. */
-export async function bigMovie(frames = 6): Promise<BigMovie> {
+export async function bigMovie(frames = 12): Promise<BigMovie> {
   const root = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-big-movie-')));
   const dir = path.join(root, 'frames');
   fs.mkdirSync(dir);

@@ -52,7 +52,7 @@ const noLock: LockLike = {
 
 /** A job a worker can run. */
 export type Job =
-  | { kind: 'stress-writer'; control: SharedArrayBuffer; broken: boolean; id: number; iterations: number; pauseMs: number }
+  | { kind: 'stress-writer'; control: SharedArrayBuffer; broken: boolean; id: number; iterations: number; pauseMs: number; readers: number }
   | { kind: 'stress-reader'; control: SharedArrayBuffer; broken: boolean; writers: number; maxIterations: number }
   | { kind: 'write-once'; control: SharedArrayBuffer; timeoutMs: number; holdMs: number }
   | { kind: 'read-once'; control: SharedArrayBuffer; timeoutMs: number }
@@ -172,6 +172,13 @@ function passGate(i32: Int32Array, ready: number, go: number): void {
 function stressWriter(job: Extract<Job, { kind: 'stress-writer' }>): JobResult {
   const i32 = new Int32Array(job.control);
   const lock: LockLike = job.broken ? noLock : new RwLock(i32, W.lock);
+  // Start only once every reader runs: on a busy machine a worker can take longer to boot than the
+  // writers take to finish, and a run nobody read from proves nothing.
+  const bootEnd = Date.now() + 20_000;
+  while (Atomics.load(i32, W.readerReady) < job.readers) {
+    if (Date.now() > bootEnd) return { ok: false, count: 0, bad: 0, note: 'readers never started' };
+    Atomics.wait(i32, W.scratch, 0, 1);
+  }
   let bad = 0;
   for (let k = 1; k <= job.iterations; k++) {
     if (!lock.lockWrite(10_000)) return { ok: false, count: k - 1, bad, note: 'write lock timed out' };
@@ -192,6 +199,7 @@ function stressReader(job: Extract<Job, { kind: 'stress-reader' }>): JobResult {
   let reads = 0;
   let torn = 0;
   let bad = 0;
+  Atomics.add(i32, W.readerReady, 1);
   while (Atomics.load(i32, W.writersDone) < job.writers && reads < job.maxIterations) {
     if (!lock.lockRead(10_000)) return { ok: false, count: reads, bad: torn, note: 'read lock timed out' };
     const r = Atomics.add(i32, W.activeReaders, 1) + 1;

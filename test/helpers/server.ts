@@ -1,4 +1,6 @@
 /** Starts a real jpipd server on 127.0.0.1 (random port) over a folder, for integration tests. */
+import type { ChildProcessByStdio, ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -27,4 +29,23 @@ export async function startTestServer(opts: Partial<ServerOptions> = {}): Promis
       fs.rmSync(cacheDir, { recursive: true, force: true });
     },
   };
+}
+
+/** The URL from a `jpipd serve` child's "listening" log line; `logs()` returns its stdout so far. */
+export function listeningUrl(child: ChildProcessWithoutNullStreams | ChildProcessByStdio<null, Readable, Readable>, timeoutMs = 30_000): { url: Promise<string>; logs: () => string } {
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const url = new Promise<string>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no listening line; stderr: ${err}`)), timeoutMs);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const line = out.split('\n').find((l) => l.includes('"listening"'));
+      if (line) {
+        clearTimeout(t);
+        resolve(JSON.parse(line).url);
+      }
+    });
+  });
+  return { url, logs: () => out };
 }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { FIXTURES } from '../helpers/server.js';
+import { FIXTURES, listeningUrl } from '../helpers/server.js';
 
 const ENTRY = path.resolve(import.meta.dirname, '../../src/cli/entry.ts');
 const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', ENTRY, ...args], { encoding: 'utf8', timeout: 60_000 });
@@ -53,18 +53,8 @@ describe('jpipd CLI', () => {
     const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-cli-cache-'));
     const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'serve', '--root', FIXTURES, '--host', '127.0.0.1', '--port', '0', '--threads', '1', '--cache-dir', cache], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
-      let out = '';
-      const url = await new Promise<string>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('no listening line')), 30_000);
-        child.stdout.on('data', (d) => {
-          out += d;
-          const line = out.split('\n').find((l) => l.includes('"listening"'));
-          if (line) {
-            clearTimeout(t);
-            resolve(JSON.parse(line).url);
-          }
-        });
-      });
+      const listening = listeningUrl(child);
+      const url = await listening.url;
       const res = await fetch(`${url}/rgb96.jp2?type=jpp-stream&fsiz=48,32&len=2000`);
       assert.equal(res.status, 200);
       await res.arrayBuffer();
@@ -73,7 +63,7 @@ describe('jpipd CLI', () => {
         child.kill('SIGTERM');
       });
       assert.equal(code, 0);
-      for (const line of out.trim().split('\n')) JSON.parse(line);
+      for (const line of listening.logs().trim().split('\n')) JSON.parse(line);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       fs.rmSync(cache, { recursive: true, force: true });

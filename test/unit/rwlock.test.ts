@@ -26,8 +26,8 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 async function stress(broken: boolean): Promise<{ reads: number; torn: number; violations: number; maxReaders: number; results: JobResult[] }> {
   const i32 = control();
   const jobs = [
-    runJob({ kind: 'stress-writer', control: i32.buffer as SharedArrayBuffer, broken, id: 1, iterations: 150, pauseMs: 0.2 }),
-    runJob({ kind: 'stress-writer', control: i32.buffer as SharedArrayBuffer, broken, id: 2, iterations: 150, pauseMs: 0.2 }),
+    runJob({ kind: 'stress-writer', control: i32.buffer as SharedArrayBuffer, broken, id: 1, iterations: 150, pauseMs: 0.2, readers: 3 }),
+    runJob({ kind: 'stress-writer', control: i32.buffer as SharedArrayBuffer, broken, id: 2, iterations: 150, pauseMs: 0.2, readers: 3 }),
     ...[0, 1, 2].map(() => runJob({ kind: 'stress-reader', control: i32.buffer as SharedArrayBuffer, broken, writers: 2, maxIterations: 2_000_000 })),
   ];
   const results = await Promise.all(jobs);
