@@ -13,6 +13,7 @@ import { checkLocalUrl, Connection, parseCnew, query, type Exchange } from './li
 import { ProcSampler, type ProcSummary } from './lib/proc.js';
 import { planSession, prng, SCENARIOS, type ScenarioName, type ScenarioOptions } from './lib/scenarios.js';
 import { fmt, percentile } from './lib/stats.js';
+import { cliArgs } from './lib/cli.js';
 
 /** Load parameters. */
 export interface LoadOptions extends ScenarioOptions {
@@ -191,18 +192,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
 /** Default `len` per scenario: JHelioviewer's 2 MiB for movies, smaller budgets for browsing. */
 export const DEFAULT_LEN: Record<ScenarioName, number> = { movie: 2097152, zoom: 131072, random: 32768, images: 100000, linked: 2097152, large: 2097152 };
 
-/** Reads `--name value` options. */
-export function cliArgs(argv: string[]): Map<string, string> {
-  const m = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const next = argv[i + 1];
-    if (next === undefined || next.startsWith('--')) m.set(a.slice(2), 'true');
-    else m.set(a.slice(2), argv[++i]);
-  }
-  return m;
-}
+export { cliArgs };
 
 /** Load options from parsed CLI arguments. */
 export function loadOptionsFrom(a: Map<string, string>, url: string): LoadOptions {

@@ -109,3 +109,24 @@ export class ProcSampler {
     };
   }
 }
+
+/** CPU seconds of every thread of a process, by thread id (the main thread's id is the PID). */
+export function threadCpuSeconds(pid: number): Map<number, number> {
+  const out = new Map<number, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(t), (Number(fields[11]) + Number(fields[12])) / USER_HZ);
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return out;
+}

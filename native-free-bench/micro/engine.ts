@@ -6,12 +6,12 @@
  * warm-up, as they are on a server that has been running.
  *
  * Usage: node --import tsx native-free-bench/micro/engine.ts [--root /tmp/jpipd-bench/images] [--seconds 4]
- *          [--json out.json]
+ *          [--scenario movie,zoom,random,images,large] [--json out.json]
  */
 import { writeFileSync } from 'node:fs';
 import { createHarness } from '../../src/server/server.js';
 import type { JpipService, Reply } from '../../src/server/service.js';
-import { cliArgs } from '../loadgen.js';
+import { cliArgs } from '../lib/cli.js';
 import { query } from '../lib/http-client.js';
 import { planSession, prng, type ScenarioOptions } from '../lib/scenarios.js';
 import { fmt } from '../lib/stats.js';
@@ -105,12 +105,14 @@ try {
     ['full 4096² frames (len 2 MiB)', { name: 'large' }, 2097152],
   ];
   // Warm-up: open and index everything the scenarios touch (done by the pool or inline on a server).
-  for (const [, o, len] of scenarios) {
+  const only = a.get('scenario');
+  const chosen = only ? scenarios.filter(([, o]) => only.split(',').includes(o.name)) : scenarios;
+  for (const [, o, len] of chosen) {
     const r = h.service.handle({ method: 'GET', path: `/${planSession(o, prng(1)).target}`, query: query({ type: 'jpp-stream', len: 1 }) });
     await r;
     for (let i = 0; i < 3; i++) run(h.service, { ...o, frames: o.name === 'movie' || o.name === 'large' ? 60 : undefined }, len, 0.3);
   }
-  const results = scenarios.map(([label, o, len]) => ({ label, ...run(h.service, o, len, seconds) }));
+  const results = chosen.map(([label, o, len]) => ({ label, ...run(h.service, o, len, seconds) }));
   console.log(`# JpipService.handle() in-process on one thread, ${seconds} s per row, node ${process.version}\n`);
   console.log('| scenario | responses/s | CPU µs per response | mean response | MB/s | ns per message |');
   console.log('|---|---|---|---|---|---|');

@@ -8,7 +8,7 @@
  */
 import { createHarness } from '../../src/server/server.js';
 import { collect, type IncomingRequest, type JpipService, type Reply } from '../../src/server/service.js';
-import { cliArgs } from '../loadgen.js';
+import { cliArgs } from '../lib/cli.js';
 import { planSession, prng, type ScenarioOptions } from '../lib/scenarios.js';
 import { query } from '../lib/http-client.js';
 import { fmt, percentile } from '../lib/stats.js';

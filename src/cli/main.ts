@@ -11,7 +11,7 @@ import { JsonLog, LOG_LEVELS, type LogLevel } from './log.js';
 const USAGE = `usage:
   jpipd serve --root DIR [--host 127.0.0.1] [--port 8090] [--threads N] [--min-threads 1]
               [--pool-threads N] [--cache-dir DIR] [--index-budget-mb 512] [--session-idle-s 300]
-              [--keep-alive-s 10] [--log-level info]
+              [--keep-alive-s 10] [--read-cache-mb 8] [--log-level info]
   jpipd index DIR [--cache-dir DIR]
   jpipd movie --out MOVIE.jpx [--sort name|date] [--absolute | --embed] [--force] FRAME|FOLDER|GLOB...
   jpipd help`;
@@ -43,6 +43,7 @@ async function serve(argv: string[]): Promise<number> {
     'session-idle-s': 'value',
     'log-level': 'value',
     'keep-alive-s': 'value',
+    'read-cache-mb': 'value',
   });
   if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
   const rootArg = stringOption(args, 'root');
@@ -57,12 +58,15 @@ async function serve(argv: string[]): Promise<number> {
   const budget = intOption(args, 'index-budget-mb', 512, 1, 1 << 20) * 1024 * 1024;
   const idle = intOption(args, 'session-idle-s', 300, 1, 86400);
   const keepAlive = intOption(args, 'keep-alive-s', 10, 10, 86400);
+  const readCacheMb = intOption(args, 'read-cache-mb', 8, 0, 1 << 16);
   const level = stringOption(args, 'log-level', 'info');
   if (!Object.hasOwn(LOG_LEVELS, level)) throw new UsageError(`--log-level must be one of ${Object.keys(LOG_LEVELS).join(', ')}`);
   const log = new JsonLog({ level: level as LogLevel });
   process.on('exit', () => log.flush());
   // Each command loads only its own modules (a server at rest keeps its memory small).
   const { startServer } = await import('../server/server.js');
+  // The CLI owns the process, so it may pin V8's young generations small (process-wide flag).
+  (await import('../pool/young-generation.js')).holdYoungGeneration();
   const server = await startServer({
     root,
     host,
@@ -74,6 +78,7 @@ async function serve(argv: string[]): Promise<number> {
     indexBudgetBytes: budget,
     sessionIdleMs: idle * 1000,
     keepAliveMs: keepAlive * 1000,
+    readCacheBytes: readCacheMb * 1024 * 1024,
     log: (e) => log.info(e),
   });
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;

@@ -48,7 +48,7 @@ export interface SharedMemory {
 }
 
 /** Default block cache size. */
-export const DEFAULT_CACHE_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_CACHE_BYTES = 8 * 1024 * 1024;
 
 /**
  * Makes the shared block cache of about `cacheBytes` (0: none). Pages are committed as they are

@@ -25,8 +25,8 @@ export const enum BinKind {
 }
 
 /** log2 of the holdings per page. */
-const PAGE_BITS = 8;
-/** Holdings per page (2 KiB of Float64). */
+const PAGE_BITS = 6;
+/** Holdings per page (512 bytes of Float64). */
 export const PAGE_SIZE = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE_SIZE - 1;
 /** Ids below this use the dense page array; larger ids (rare: huge tiled images) use a page map. */

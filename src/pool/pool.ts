@@ -9,6 +9,7 @@
 import { availableParallelism } from 'node:os';
 import type { Piscina } from 'piscina';
 import { JpipdError } from '../errors.js';
+import { afterWorkerStart } from './young-generation.js';
 import type { FaultPlan } from './faults.js';
 import type { IndexResult, IndexTask, OpenResult, OpenTask } from './messages.js';
 
@@ -27,6 +28,9 @@ export interface PoolOptions {
 
 /** Default bound on tasks waiting for a worker. */
 export const DEFAULT_MAX_QUEUE = 4096;
+
+/** A pool thread idle this long exits (it is started again on demand). */
+export const POOL_IDLE_MS = 10_000;
 
 /** Pool counters. */
 export interface PoolStats {
@@ -66,11 +70,12 @@ export class WorkerPool {
           filename: workerFile(),
           minThreads: 0,
           maxThreads: this.threads,
-          idleTimeout: 60_000,
+          // Pool threads exist for bursts of opening and indexing; an idle one gives its heap back soon.
+          idleTimeout: POOL_IDLE_MS,
           workerData: { faults: this.opts.faults },
           maxQueue: this.maxQueue,
           resourceLimits: this.opts.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.opts.maxOldGenerationSizeMb } : undefined,
-        })),
+        }).on('workerCreate', afterWorkerStart)),
     );
     return this.piscina;
   }

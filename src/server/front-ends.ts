@@ -13,12 +13,15 @@ import { fileURLToPath } from 'node:url';
 import { Forwarder } from './forward.js';
 import type { SharedMemory } from '../jpip/arena.js';
 import { hostLinks } from './thread-links.js';
+import { afterWorkerStart } from '../pool/young-generation.js';
 import { serviceSettings, type Harness, type ServerOptions } from './server.js';
 
 /** Event-loop utilisation above which one more front end is started. */
 export const AUTOSCALE_ELU = 0.5;
 /** How often the autoscaler looks. */
 export const AUTOSCALE_PERIOD_MS = 500;
+/** Default young-generation limit of a worker front end (MiB; 4 MiB semi-spaces). */
+export const DEFAULT_FRONT_YOUNG_MB = 12;
 
 /** What a worker front end starts with. */
 export interface FrontWorkerData {
@@ -53,13 +56,13 @@ interface Front {
  * tests) the .ts file, loaded with tsx's require hook (its ESM loader hooks do not reach a worker's
  * entry module in Node 20).
  */
-function startWorker(data: FrontWorkerData, transferList: MessagePort[]): Worker {
+function startWorker(data: FrontWorkerData, transferList: MessagePort[], youngMb: number): Worker {
   const here = new URL(import.meta.url);
-  const resourceLimits = process.env.JPIPD_YOUNG_MB ? { maxYoungGenerationSizeMb: Number(process.env.JPIPD_YOUNG_MB) } : undefined;
+  const resourceLimits = { maxYoungGenerationSizeMb: youngMb };
   if (!here.pathname.endsWith('.ts')) return new Worker(new URL('./front-worker.js', here), { workerData: data, transferList, resourceLimits });
   const tsx = createRequire(import.meta.url).resolve('tsx/cjs');
   const file = fileURLToPath(new URL('./front-worker.ts', here));
-  return new Worker(`require(${JSON.stringify(file)})`, { eval: true, workerData: data, transferList, execArgv: ['--require', tsx] });
+  return new Worker(`require(${JSON.stringify(file)})`, { eval: true, workerData: data, transferList, resourceLimits, execArgv: ['--require', tsx] });
 }
 
 /** The server's front-end threads besides the main thread. */
@@ -147,7 +150,8 @@ export class FrontEnds {
       peers,
       log: this.opts.log !== undefined,
     };
-    const worker = startWorker(data, transfer);
+    const worker = startWorker(data, transfer, this.opts.frontYoungGenerationMb ?? DEFAULT_FRONT_YOUNG_MB);
+    worker.once('online', afterWorkerStart);
     const front: Front = { index, worker, elu: 0 };
     await new Promise<void>((resolve, reject) => {
       worker.once('error', reject);

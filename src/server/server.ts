@@ -31,7 +31,7 @@ export interface ServerOptions {
   minThreads?: number;
   /** Worker pool threads for heavy work (started on demand). */
   poolThreads?: number;
-  /** Size of the block cache of file bytes shared by the front ends (bytes; default 32 MiB). */
+  /** Size of the block cache of file bytes shared by the front ends (bytes; default 8 MiB). */
   readCacheBytes?: number;
   cacheDir?: string | null;
   indexBudgetBytes?: number;
@@ -45,6 +45,11 @@ export interface ServerOptions {
   keepAliveMs?: number;
   /** Heap limit of each pool thread in MiB (a worker over it is replaced and its task re-run). */
   workerHeapMb?: number;
+  /**
+   * Young-generation limit of each worker front end in MiB (default 12: 4 MiB semi-spaces). V8's
+   * default lets a busy thread's young generation grow to 48 MiB of mostly empty space (ADR 0003).
+   */
+  frontYoungGenerationMb?: number;
   /** Bounds on what a front end opens and indexes itself (tests force the pool with zeros). */
   inlineBudget?: LoadBudget;
   inlineIndexBytes?: number;
