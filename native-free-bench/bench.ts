@@ -16,7 +16,8 @@
  *
  * Usage: npm run bench -- [--esajpip /path/to/esajpip] [--baseline /path/to/old/jpipd] [--engine-only]
  *          [--images /tmp/jpipd-bench/images] [--clients 16,100] [--scenarios movie,movie15,zoom,random,images,linked,large]
- *          [--runs 3] [--duration 10] [--warmup 3] [--threads 2] [--out /tmp/jpipd-bench/report.md] [--skip-scaling] [--skip-memory]
+ *          [--runs 3] [--duration 10] [--warmup 3] [--threads 2] [--engine-runs 3] [--engine-seconds 4]
+ *          [--out /tmp/jpipd-bench/report.md] [--skip-scaling] [--skip-memory]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -202,8 +203,17 @@ function engineBench(): EngineResult[] {
     [join(REPO, 'native-free-bench', 'micro', 'engine.ts'), join(REPO, 'src', 'pool', 'worker.ts'), '--bundle', '--splitting', '--format=esm', '--platform=node', '--target=node20', `--outdir=${dir}`, '--entry-names=[name]', '--external:uWebSockets.js', '--external:piscina', '--log-level=warning'],
     { stdio: 'inherit', cwd: REPO },
   );
-  execFileSync(process.execPath, [join(dir, 'engine.js'), '--root', images, '--seconds', String(a.get('engine-seconds') ?? 4), '--json', out], { stdio: ['ignore', 'inherit', 'inherit'], cwd: REPO });
-  return JSON.parse(readFileSync(out, 'utf8')) as EngineResult[];
+  // Several runs (this VM's speed drifts by ±15 % between runs): the median per scenario is reported.
+  const all: EngineResult[][] = [];
+  for (let i = 0; i < Number(a.get('engine-runs') ?? 3); i++) {
+    execFileSync(process.execPath, [join(dir, 'engine.js'), '--root', images, '--seconds', String(a.get('engine-seconds') ?? 4), '--json', out], { stdio: ['ignore', 'inherit', 'inherit'], cwd: REPO });
+    all.push(JSON.parse(readFileSync(out, 'utf8')) as EngineResult[]);
+  }
+  return all[0].map((first, k) => {
+    const runsOf = all.map((r) => r[k]);
+    const mid = [...runsOf].sort((x, y) => x.cpuUsPerResponse - y.cpuUsPerResponse)[runsOf.length >> 1];
+    return { ...mid, label: (first as EngineResult & { label?: string }).label, cpuUsRange: [Math.min(...runsOf.map((r) => r.cpuUsPerResponse)), Math.max(...runsOf.map((r) => r.cpuUsPerResponse))] };
+  });
 }
 
 /** Hot threads during one load run: CPU share of each busy thread of the process. */
@@ -232,11 +242,13 @@ try {
   // 1. Engine in-process.
   const engine = engineBench();
   json.engine = engine;
-  say('## Engine in-process, one thread, no sockets (micro/engine.ts)');
+  say(`## Engine in-process, one thread, no sockets (micro/engine.ts bundled; median of ${a.get('engine-runs') ?? 3} runs by CPU per response)`);
   say();
-  say('| scenario | responses/s | CPU µs per response | mean response | MB/s of JPP | ns per message (packet) |');
+  say('| scenario | responses/s | CPU µs per response (min–max) | mean response | MB/s of JPP | ns per message (packet) |');
   say('|---|---|---|---|---|---|');
-  for (const r of engine as Array<EngineResult & { label?: string }>) say(`| ${r.label ?? r.scenario} | ${fmt(r.responsesPerS)} | ${fmt(r.cpuUsPerResponse, 1)} | ${fmt(r.meanBytes / 1000, 1)} kB | ${fmt(r.mbPerS)} | ${fmt(r.nsPerMessage)} |`);
+  for (const r of engine as Array<EngineResult & { label?: string; cpuUsRange?: number[] }>) {
+    say(`| ${r.label ?? r.scenario} | ${fmt(r.responsesPerS)} | ${fmt(r.cpuUsPerResponse, 1)} (${fmt(r.cpuUsRange?.[0] ?? Number.NaN, 1)}–${fmt(r.cpuUsRange?.[1] ?? Number.NaN, 1)}) | ${fmt(r.meanBytes / 1000, 1)} kB | ${fmt(r.mbPerS)} | ${fmt(r.nsPerMessage)} |`);
+  }
   say();
 
   const esaBinary = a.get('esajpip');

@@ -5,8 +5,8 @@
  *                 frame, as JHelioviewer movies and the paper's flash-crowd test use); `--distinct` different
  *                 frames are encoded with opj_compress and repeated in turn to reach `--frames`.
  *   img0..4.jp2   five different 4096² JP2 images (the distinct frames, then the sample) for the `images` scenario.
- *   linked5.jpx   a hyperlinked JPX (Helioviewer's movie format, made by `jpipd movie`) of five frames,
- *                 frames/f0..4.jp2, for the `linked` scenario.
+ *   linked5.jpx   a hyperlinked JPX (Helioviewer's movie format: absolute file URLs, which esajpip needs; made by
+ *                 `jpipd movie --absolute`) of five frames, frames/f0..4.jp2, for the `linked` scenario.
  * Usage: node --import tsx native-free-bench/make-images.ts --out /tmp/jpipd-bench/images [--frames 60] [--distinct 4]
  */
 import { execFileSync } from 'node:child_process';
@@ -113,5 +113,5 @@ five.forEach((cs, i) => {
 });
 const sink = new Writable({ write: (_c, _e, done) => done() }) as unknown as NodeJS.WriteStream;
 const frameFiles = five.map((_, i) => join(out, 'frames', `f${i}.jp2`));
-if ((await movieCommand(['--out', join(out, 'linked5.jpx'), '--force', ...frameFiles], sink)) !== 0) throw new Error('jpipd movie failed');
+if ((await movieCommand(['--out', join(out, 'linked5.jpx'), '--absolute', '--force', ...frameFiles], sink)) !== 0) throw new Error('jpipd movie failed');
 console.log(`${out}: gray4096.jp2, movie.jpx (${frames} frames, ${distinct} distinct, ${(jpx.length / 1e6).toFixed(1)} MB), img0..4.jp2, linked5.jpx + frames/`);

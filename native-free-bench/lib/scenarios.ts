@@ -93,7 +93,7 @@ export function planSession(o: ScenarioOptions, rand: () => number): SessionPlan
   }
   const frames = o.frames ?? (o.name === 'linked' ? 5 : 60);
   const per = Math.max(1, o.framesPerRequest ?? 1);
-  const count = o.sessionFrames ?? (o.name === 'large' ? 5 : 30);
+  const count = o.sessionFrames ?? (o.name === 'large' || o.name === 'linked' ? 5 : 30);
   const start = Math.floor(rand() * frames);
   const view = o.name === 'large' ? size : size >> 2;
   const windows: WindowSpec[] = [];

@@ -5,8 +5,8 @@
  * response: nothing is snapshotted or copied per request, so a request costs the same however long
  * its session has run.
  *
- * Storage is dense, like esajpip's per-codestream vectors, but paged: a bin id indexes a page of 256
- * Float64 holdings allocated on first write, so memory follows the bins a client touched (a 1024²
+ * Storage is dense, like esajpip's per-codestream vectors, but paged: a bin id indexes a page of 64
+ * holdings (numbers) allocated on first write, so memory follows the bins a client touched (a 1024²
  * view of a 4096² frame touches one page per codestream) and an idle session costs a few hundred
  * bytes. Statements from the `model` field are absolute ("the client holds N bytes"), never additive.
  */
@@ -26,19 +26,26 @@ export const enum BinKind {
 
 /** log2 of the holdings per page. */
 const PAGE_BITS = 6;
-/** Holdings per page (512 bytes of Float64). */
+/** Holdings per page (a 64-element array: ~530 bytes). */
 export const PAGE_SIZE = 1 << PAGE_BITS;
 const PAGE_MASK = PAGE_SIZE - 1;
+/** A page of zero holdings (filled with 0: V8 keeps it a packed array of small integers or doubles). */
+function newPage(): number[] {
+  return new Array<number>(PAGE_SIZE).fill(0);
+}
+
 /** Ids below this use the dense page array; larger ids (rare: huge tiled images) use a page map. */
 const DENSE_IDS = 1 << 20;
 
 /**
  * Bytes held per data-bin id of one kind: 0 (nothing), a byte count, or COMPLETE. Pages of
- * PAGE_SIZE Float64 values are allocated on first write; reading an absent page gives 0.
+ * PAGE_SIZE numbers are allocated on first write; reading an absent page gives 0.
  */
 export class Holdings {
-  private readonly pages: Array<Float64Array | undefined> = [];
-  private far: Map<number, Float64Array> | undefined;
+  // Pages are plain arrays: V8 allocates them on its heap by bumping a pointer, where a typed array
+  // of this size would need a separately allocated backing store (slower to make, ~200 B larger).
+  private readonly pages: Array<number[] | undefined> = [];
+  private far: Map<number, number[]> | undefined;
   /** Bins with a non-zero holding. */
   count = 0;
 
@@ -59,7 +66,7 @@ export class Holdings {
 
   /** Sets the holding of bin `id`; returns +1 when a bin became non-zero, -1 when it became 0, else 0. */
   set(id: number, held: number): number {
-    let page: Float64Array | undefined;
+    let page: number[] | undefined;
     let at: number;
     if (id < DENSE_IDS) {
       const p = id >>> PAGE_BITS;
@@ -68,7 +75,7 @@ export class Holdings {
         if (held === 0) return 0;
         // Fill holes up to p so the array stays packed (V8 keeps packed arrays in fast elements).
         while (this.pages.length < p) this.pages.push(undefined);
-        page = new Float64Array(PAGE_SIZE);
+        page = newPage();
         this.pages[p] = page;
       }
       at = id & PAGE_MASK;
@@ -78,7 +85,7 @@ export class Holdings {
       page = this.far.get(p);
       if (page === undefined) {
         if (held === 0) return 0;
-        page = new Float64Array(PAGE_SIZE);
+        page = newPage();
         this.far.set(p, page);
       }
       at = id % PAGE_SIZE;
@@ -106,8 +113,8 @@ export class Holdings {
   /** Bytes of memory the pages take. */
   get byteLength(): number {
     let n = 0;
-    for (const page of this.pages) if (page) n += page.byteLength;
-    for (const page of this.far?.values() ?? []) n += page.byteLength;
+    for (const page of this.pages) if (page) n += page.length * 8;
+    for (const page of this.far?.values() ?? []) n += page.length * 8;
     return n;
   }
 }
