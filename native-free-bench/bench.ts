@@ -119,7 +119,8 @@ async function startJpipd(name: string, port: number, opts: { dir?: string; thre
   if (!(await portFree(port))) throw new Error(`port ${port} is in use`);
   const bin = join(dir, 'bin', 'jpipd.js');
   const args = [bin, 'serve', '--root', images, '--host', '127.0.0.1', '--port', String(port), '--threads', String(opts.threads), '--cache-dir', join(work, `${name}-cache`)];
-  if (!opts.dir) args.push('--log-level', 'warn', '--min-threads', String(opts.minThreads ?? 1));
+  // Default log level (one JSON line per request, to /dev/null): esajpip logs to stdout as well.
+  if (!opts.dir) args.push('--min-threads', String(opts.minThreads ?? 1));
   const child = spawn(process.execPath, args, { stdio: 'ignore' });
   await waitForPort(port, child, name);
   const s: Started = { name, url: `http://127.0.0.1:${port}`, pid: child.pid as number, child, stop: () => stopChild(child, [child.pid as number]) };

@@ -99,6 +99,7 @@ const h = createHarness({ root, cacheDir: null });
 try {
   const scenarios: Array<[string, ScenarioOptions, number]> = [
     ['movie frame 1024² of 4096² (len 2 MiB)', { name: 'movie' }, 2097152],
+    ['15 movie frames per request (len 2 MiB)', { name: 'movie', framesPerRequest: 15 }, 2097152],
     ['zoom sequence, 3 windows (len 128 KiB)', { name: 'zoom' }, 131072],
     ['random 256² windows (len 32 KiB)', { name: 'random' }, 32768],
     ['one 1024² view of five images (len 100000)', { name: 'images' }, 100000],

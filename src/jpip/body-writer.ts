@@ -25,6 +25,17 @@ export const DIRECT_READ_BYTES = 8 * 1024;
 export const CACHE_MIN_BLOCKS = 3;
 /** Block size of the scratch block cache used for small scattered runs. */
 export const READ_BLOCK_BYTES = 32 * 1024;
+/**
+ * Costs that choose how a piece's file spans are read, measured on the benchmark machine (Node 20,
+ * page-cached file): a pread costs ~3 µs plus ~0.05 ns per byte; moving a run within the private
+ * arena ~55 ns; copying a run out of the shared block cache ~200 ns with its share of pins (V8 copies
+ * out of a SharedArrayBuffer with per-call overhead and slower loops). So an extent read wins even
+ * when most of the extent is not needed, as long as it is not huge per run copied.
+ */
+const READ_CALL_NS = 3000;
+const READ_NS_PER_BYTE = 0.05;
+const MOVE_RUN_NS = 55;
+const CACHE_RUN_NS = 200;
 
 /** Distinct READ_BLOCK_BYTES blocks runs [from, to) touch, counted up to `cap`. */
 function blocksTouched(off: Float64Array, len: Int32Array, from: number, to: number, cap: number): number {
@@ -100,6 +111,7 @@ export class BodyWriter {
   // one synchronous fill, so one set of run arrays serves every response of the thread). They name
   // their source by its index in `sources`, which lasts as long as the response.
   private readonly sources: ByteSource[] = [];
+  private readonly groups: number[] = [];
 
   // The carry: body bytes of the last message still to be placed in the next piece.
   private carrySrc = -1;
@@ -144,10 +156,16 @@ export class BodyWriter {
     return this.eorWritten;
   }
 
-  /** The number by which messages name `src` (register each source once, e.g. per codestream). */
-  source(src: ByteSource): number {
-    const i = this.sources.indexOf(src);
-    return i >= 0 ? i : this.sources.push(src) - 1;
+  /**
+   * The number by which messages name `src` within `group` (register each once). Runs are read group
+   * by group, each group's file extent with one read when it is dense: the engine passes the
+   * codestream as the group, since the frames of an embedded movie share one file and each frame's
+   * packets are dense on their own where all of a response's frames together are not.
+   */
+  source(src: ByteSource, group = -1): number {
+    for (let i = 0; i < this.sources.length; i++) if (this.sources[i] === src && this.groups[i] === group) return i;
+    this.groups.push(group);
+    return this.sources.push(src) - 1;
   }
 
   /** Header bytes a message would take now (depends on the previous message's class and codestream). */
@@ -326,8 +344,13 @@ export class BodyWriter {
       sum += runLen[r];
     }
     const extent = hi - lo;
-    if (extent <= arena.scratchBytes && extent <= 2 * sum + READ_BLOCK_BYTES) {
-      // Dense: one read of the whole extent, then copies within the arena (no allocation).
+    const runs = to - from;
+    // One read of the whole extent when it costs less than copying each run out of the shared cache
+    // (costs measured here: native-free-bench notes in ADR 0003); without a cache, when it is dense.
+    const extentNs = READ_CALL_NS + extent * READ_NS_PER_BYTE + runs * MOVE_RUN_NS;
+    const worthIt = cache ? extentNs <= runs * CACHE_RUN_NS : extent <= 2 * sum + READ_BLOCK_BYTES;
+    if (extent <= arena.scratchBytes && (worthIt || extent <= 2 * sum + READ_BLOCK_BYTES)) {
+      // One read of the whole extent, then copies within the arena (no allocation).
       src.readInto(buf, scratch, lo, extent);
       for (let r = from; r < to; r++) {
         const s = scratch + (runOff[r] - lo);

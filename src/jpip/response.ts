@@ -275,7 +275,7 @@ export class Response {
     const w = this.w;
     const s = this.target.stream(cs);
     const layout = s.layout;
-    const src = w.source(s.source);
+    const src = w.source(s.source, cs);
     for (const p of mainHeaderPieces(layout)) {
       while (!w.ready()) yield;
       if (!this.offerPiece(BinKind.MainHeader, CLASS_MAIN_HEADER, cs, 0, p, src)) return;

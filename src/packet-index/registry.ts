@@ -4,7 +4,7 @@
  * thread that asks, so each codestream is indexed once for all threads. Image versions are reference
  * counted by the sessions using them; total index memory is bounded: versions no session uses are
  * dropped, least recently used first, when the budget is exceeded (threads are told, and drop their
- * views). Front ends on other threads reach it through server/registry-link.ts.
+ * views). Front ends on other threads reach it through server/thread-links.ts.
  */
 import { JpipdError } from '../errors.js';
 import { indexByteLength, SharedPacketIndex } from './shared-index.js';

@@ -29,6 +29,8 @@ export interface ServerOptions {
   threads?: number;
   /** Front-end threads started at once (the rest start when the running ones are busy); default 1. */
   minThreads?: number;
+  /** Idle cores the machine needs before another front end starts (default 0.5; 0: busy-ness only). */
+  autoscaleFreeCores?: number;
   /** Worker pool threads for heavy work (started on demand). */
   poolThreads?: number;
   /** Size of the block cache of file bytes shared by the front ends (bytes; default 8 MiB). */

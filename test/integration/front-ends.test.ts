@@ -12,6 +12,7 @@ import { DataBinCache } from '../../src/client/databin-cache.js';
 import { parseJppStream } from '../../src/client/jpp-parser.js';
 import { JpipSession } from '../../src/client/session.js';
 import { startTestServer } from '../helpers/server.js';
+import { AUTOSCALE_ELU, AUTOSCALE_FREE_CORES, shouldAddFrontEnd } from '../../src/server/front-ends.js';
 
 /** One GET on a fresh connection (no keep-alive), so the kernel picks a front end each time. */
 function freshGet(port: number, path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Uint8Array }> {
@@ -83,7 +84,9 @@ describe('front-end threads', () => {
   });
 
   it('starts a second front end by itself when the first one is busy', { timeout: 60_000 }, async () => {
-    const srv = await startTestServer({ threads: 2, minThreads: 1 });
+    // The load comes from this process, so the machine may have no idle core to offer (the other
+    // condition, tested below): here only busy-ness counts.
+    const srv = await startTestServer({ threads: 2, minThreads: 1, autoscaleFreeCores: 0 });
     try {
       assert.equal(srv.fronts.count, 1);
       const deadline = Date.now() + 30_000;
@@ -100,5 +103,13 @@ describe('front-end threads', () => {
     } finally {
       await srv.stop();
     }
+  });
+
+  it('starts another front end only when the front ends are busy and a core is free for it', () => {
+    assert.equal(shouldAddFrontEnd(0.9, 1.5), true);
+    assert.equal(shouldAddFrontEnd(AUTOSCALE_ELU, AUTOSCALE_FREE_CORES), true);
+    assert.equal(shouldAddFrontEnd(0.3, 1.5), false, 'not busy');
+    assert.equal(shouldAddFrontEnd(0.95, 0.2), false, 'busy, but no core free: another thread would only compete');
+    assert.equal(shouldAddFrontEnd(0.95, 0, 0), true, 'freeCores 0: busy-ness only');
   });
 });
