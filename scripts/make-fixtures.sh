@@ -9,6 +9,7 @@ FIX="$ROOT/test/fixtures"
 SAMPLES="$ROOT/samples"
 
 command -v opj_compress >/dev/null || { echo "opj_compress not found (apt-get install libopenjp2-tools)" >&2; exit 1; }
+command -v ojph_compress >/dev/null || { echo "ojph_compress not found (apt-get install openjph-tools)" >&2; exit 1; }
 command -v node >/dev/null || { echo "node not found" >&2; exit 1; }
 
 TMP="$(mktemp -d)"
@@ -44,7 +45,25 @@ opj gray1000x700.pgm "$FIX/gray1000-t512-tpr-rpcl.j2k" -PLT -p RPCL -c "$P64" -r
 # Two disjoint progression volumes (OpenJPEG 2.5 re-emits packets of overlapping volumes, so keep them disjoint).
 opj gray1000x700.pgm "$FIX/gray1000-poc-rpcl-lrcp.j2k" -PLT -c "$P64" -r "$L4" \
   -POC 'T1=0,0,4,3,1,RPCL/T1=3,0,4,6,1,LRCP'
+
+echo "without PLT (served by decoding packet headers):"
 opj gray1000x700.pgm "$FIX/gray1000-noplt.j2k" -p RPCL -c "$P64" -r "$L4"
+opj gray1000x700.pgm "$FIX/gray1000-lrcp-noplt.j2k" -p LRCP -c "$P64" -r "$L4"
+opj gray1000x700.pgm "$FIX/gray1000-cprl-noplt.j2k" -p CPRL -c "$P64" -r "$L4"
+opj gray1000x700.pgm "$FIX/gray1000-tiled-off-pcrl-noplt.j2k" -p PCRL -c '[64,64],[32,32]' -r "$L4" \
+  -t 256,256 -d 37,23 -T 10,5
+opj gray1000x700.pgm "$FIX/gray1000-t512-tpr-noplt.j2k" -p RPCL -c "$P64" -r "$L4" -t 512,512 -TP R
+opj gray1000x700.pgm "$FIX/gray1000-poc-noplt.j2k" -c "$P64" -r "$L4" -POC 'T1=0,0,4,3,1,RPCL/T1=3,0,4,6,1,LRCP'
+opj rgb640x480.ppm "$FIX/rgb640-mct-rlcp-noplt.j2k" -p RLCP -c '[64,64],[32,32]' -r 60,20,5
+opj gray257x129.pgm "$FIX/gray257-sop-eph-lrcp-noplt.j2k" -SOP -EPH -p LRCP -c '[32,32]' -r 20,5,1
+
+echo "code-block styles (PLT kept: the packet-header test checks its lengths against PLT):"
+# -M 1: selective arithmetic-coding bypass; 5: bypass + termination on each pass; 4: termination on
+# each pass; 3 layers so that contributions start and end inside codeword segments.
+opj gray257x129.pgm "$FIX/gray257-bypass-l3.j2k" -PLT -M 1 -p LRCP -c '[32,32]' -r 20,5,1
+opj gray257x129.pgm "$FIX/gray257-bypass-termall-l3.j2k" -PLT -M 5 -p LRCP -c '[32,32]' -r 20,5,1
+opj gray257x129.pgm "$FIX/gray257-termall-l3.j2k" -PLT -M 4 -p LRCP -c '[32,32]' -r 20,5,1
+opj gray257x129.pgm "$FIX/gray257-bypass-noplt.j2k" -M 1 -r 20,5,1
 opj rgb640x480.ppm "$FIX/rgb640-mct-pcrl-p64-l3.j2k" -PLT -p PCRL -c '[64,64],[32,32]' -r 60,20,5
 for prog in RPCL PCRL CPRL; do
   lc="$(echo "$prog" | tr 'A-Z' 'a-z')"
@@ -61,6 +80,19 @@ opj gray4096.pgm "$FIX/gray4096-rpcl-p128-l8.jp2" -PLT -n 8 -p RPCL \
 
 head -c 3000 "$FIX/gray257-n6-defprec-l2.j2k" >"$FIX/gray257-truncated.j2k"
 echo "  gray257-truncated.j2k"
+
+echo "HTJ2K (OpenJPH never writes PLT):"
+ojph() {
+  local in="$1" out="$2"
+  shift 2
+  ojph_compress -i "$TMP/$in" -o "$TMP/ht.j2c" "$@" >"$TMP/ojph.log" 2>&1 || { cat "$TMP/ojph.log" >&2; exit 1; }
+  mv "$TMP/ht.j2c" "$out"
+  echo "  $(basename "$out")"
+}
+ojph gray257x129.pgm "$FIX/gray257-htj2k-rpcl-p32.j2k" -num_decomps 4 -reversible true -prog_order RPCL \
+  -precincts '{8,8},{16,16},{32,32}' -block_size '{16,16}'
+ojph rgb640x480.ppm "$FIX/rgb640-htj2k-lossy-lrcp-t256.j2k" -num_decomps 4 -qstep 0.05 -prog_order LRCP \
+  -tile_size '{256,256}' -block_size '{32,32}'
 
 echo "box fixtures:"
 opj gray128a.pgm "$TMP/frame0.j2k" -PLT -p RPCL -r 20,1

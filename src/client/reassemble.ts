@@ -3,16 +3,17 @@
  * main header (minus TLM, PLM and POC; COD progression rewritten to RPCL), then for every tile in
  * raster order one tile-part (SOT, tile header minus PLT and POC, SOD, packets in RPCL order), then EOC.
  *
- * Limitation: a precinct bin is used only when it is complete (all layers); an absent or incomplete
- * bin becomes one empty packet per layer, so partially received precincts contribute nothing. Using
- * their leading whole packets needs packet-header parsing (15444-1 B.10) and is left to a later task.
- * A tile whose tile-header bin is not complete is written with an empty header and only empty packets.
+ * A precinct bin contributes its leading whole packets — found by decoding their headers (15444-1
+ * B.10, j2k/packet-header.ts) — and an empty packet for each layer not (wholly) received, so a
+ * partially received precinct shows the quality layers that arrived. A tile whose tile-header bin is
+ * not complete is written with an empty header and only empty packets.
  */
 import { BufferSource, be, joinBytes, put } from '../bytes/source.js';
 import { CLASS_MAIN_HEADER, CLASS_PRECINCT, CLASS_TILE_HEADER, JppError } from '../bytes/jpp.js';
 import { corrupt, overLimit, unsupported } from '../errors.js';
 import { scanCodestream } from '../j2k/codestream.js';
 import { precinctBinId, tileCount, tileGeometry } from '../j2k/geometry.js';
+import { TilePacketHeaders, type PacketCoding } from '../j2k/packet-header.js';
 import { packetOrder } from '../j2k/progression.js';
 import { COD, EOC, PLM, PLT, POC, PPM, PPT, SIZ, SOC, SOD, SOT, TLM } from '../j2k/markers.js';
 import { parseSiz } from '../j2k/segments.js';
@@ -96,8 +97,8 @@ function scanHeaders(main: Uint8Array, tileHeaders: Uint8Array[]): CodestreamLay
 }
 
 /**
- * Packets of tile `g` in RPCL order (15444-1 B.12.1.3) from the precinct bins: a complete bin's bytes
- * once at its layer-0 position, otherwise one empty packet per layer. notes §4.3, §5.
+ * Packets of tile `g` in RPCL order (15444-1 B.12.1.3) from the precinct bins: at each precinct's
+ * layer-0 position its whole received packets, then one empty packet per missing layer. notes §4.3, §5.
  */
 function tilePackets(
   cache: DataBinCache,
@@ -106,26 +107,39 @@ function tilePackets(
   Nc: number,
   Nt: number,
   useBins: boolean,
-  eph: boolean,
+  coding: PacketCoding,
 ): Uint8Array[] {
   const order = packetOrder({ ...g, progression: Progression.RPCL, pocs: [] });
-  const empty = eph ? EMPTY_PACKET_EPH : EMPTY_PACKET;
+  const empty = coding.eph ? EMPTY_PACKET_EPH : EMPTY_PACKET;
   const done = g.components.map((tc) => new Uint8Array(tc.precinctCount));
   const out: Uint8Array[] = [];
   for (let i = 0; i < order.length; i++) {
     const c = order.component[i];
+    const r = order.resolution[i];
     const tc = g.components[c];
-    const s = tc.resolutions[order.resolution[i]].precinctBase + order.precinct[i];
+    const s = tc.resolutions[r].precinctBase + order.precinct[i];
     if (done[c][s] === 1) continue;
+    done[c][s] = 1;
     const key = { cls: CLASS_PRECINCT, codestream, id: precinctBinId(g.t, c, s, Nc, Nt) };
-    if (useBins && cache.isComplete(key) && cache.finalLength(key) !== 0) {
-      out.push(cache.get(key));
-      done[c][s] = 1;
-    } else {
-      out.push(empty);
-    }
+    const bin = useBins ? cache.get(key) : new Uint8Array(0);
+    const whole = bin.length > 0 ? wholePackets(g, coding, bin, c, r, order.precinct[i]) : { layers: 0, bytes: 0 };
+    if (whole.bytes > 0) out.push(bin.subarray(0, whole.bytes));
+    for (let l = whole.layers; l < g.layers; l++) out.push(empty);
   }
   return out;
+}
+
+/** The leading whole packets of a precinct bin's received bytes: how many layers, how many bytes. */
+function wholePackets(g: TileGeometry, coding: PacketCoding, bin: Uint8Array, c: number, r: number, p: number): { layers: number; bytes: number } {
+  const headers = new TilePacketHeaders(g, coding, new BufferSource(bin));
+  let pos = 0;
+  let l = 0;
+  try {
+    for (; l < g.layers && pos < bin.length; l++) pos += headers.packetLength(pos, bin.length, l, r, c, p);
+  } catch {
+    // The next packet was cut by a byte limit (or is damaged): stop before it.
+  }
+  return { layers: l, bytes: pos };
 }
 
 /** Builds a decodable codestream from the cached data-bins of `codestream` (see the module comment). */
@@ -151,8 +165,7 @@ export function reassembleCodestream(cache: DataBinCache, codestream: number): U
   const parts: Uint8Array[] = [main];
   for (let t = 0; t < Nt; t++) {
     const g = tileGeometry(layout, t);
-    const eph = (layout.tiles[t]?.cod ?? layout.cod).eph;
-    const packets = tilePackets(cache, codestream, g, Nc, Nt, haveHeader[t], eph);
+    const packets = tilePackets(cache, codestream, g, Nc, Nt, haveHeader[t], layout.tiles[t]?.cod ?? layout.cod);
     let Psot = SOT_LENGTH + tileHeaders[t].length + SOD_BYTES.length;
     for (const p of packets) Psot += p.length;
     parts.push(sotSegment(t, Psot), tileHeaders[t], SOD_BYTES);

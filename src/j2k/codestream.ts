@@ -136,7 +136,6 @@ function scanMainHeader(src: ByteSource, offset: number, end: number): MainHeade
   if (!siz) throw corrupt('main header has no SIZ');
   if (!cod) throw corrupt('main header has no COD');
   if (!qcd) throw corrupt('main header has no QCD');
-  if (cod.cod.sop) throw unsupported('SOP marker segments');
   return { siz, cod: cod.cod, components: applyStyles(siz.Csiz, cod.style, cocs), pocs, segments, sotOffset: pos };
 }
 
@@ -159,8 +158,7 @@ function orderPlt(plt: PltRange[]): PltRange[] {
 
 /**
  * Scans the codestream in [offset, end): main header, then every tile-part up to EOC (or `end`).
- * Throws ERR_IMAGE_CORRUPT on any bad marker or length, ERR_IMAGE_UNSUPPORTED for PPM/PPT, SOP,
- * or packet data without PLT, ERR_IMAGE_LIMIT beyond MAX_TILE_PARTS. 15444-1 A.3, A.4.
+ * Throws ERR_IMAGE_CORRUPT on any bad marker or length, ERR_IMAGE_UNSUPPORTED for PPM/PPT, ERR_IMAGE_LIMIT beyond MAX_TILE_PARTS. 15444-1 A.3, A.4.
  */
 export function scanCodestream(src: ByteSource, offset: number, end: number): CodestreamLayout {
   checkRange(src.size, offset, end - offset, 'codestream');
@@ -258,7 +256,6 @@ function scanTilePart(
     segments.push({ code: m.code, offset: m.offset, length: m.length });
     p += m.length;
   }
-  if (partEnd > dataOffset && plt.length === 0) throw unsupported('no PLT marker segments');
   state.parts++;
   return {
     part: {
@@ -297,7 +294,6 @@ function tilePartSegment(
       if (!first) throw corrupt(`tile ${t}: COD outside the first tile-part`);
       if (state.cod) throw corrupt(`tile ${t}: second COD`);
       state.cod = parseCod(seg);
-      if (state.cod.cod.sop) throw unsupported('SOP marker segments');
       return;
     }
     case M.COC: {

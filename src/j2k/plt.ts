@@ -33,3 +33,19 @@ export function decodePltLengths(iplt: Uint8Array, onLength: (len: number) => bo
   if (open) throw corrupt('PLT segment ends inside a packet length');
   return count;
 }
+
+/** Codes packet lengths as an Iplt list (the inverse of decodePltLengths). */
+export function encodePltLengths(lengths: readonly number[]): Uint8Array {
+  const out: number[] = [];
+  for (const len of lengths) {
+    if (!Number.isSafeInteger(len) || len < 0 || len > MAX_PACKET_LENGTH) throw corrupt(`packet length ${len} cannot be coded`);
+    const groups: number[] = [];
+    let v = len;
+    do {
+      groups.push(v % 128);
+      v = Math.floor(v / 128);
+    } while (v > 0);
+    for (let i = groups.length - 1; i >= 0; i--) out.push(groups[i] | (i > 0 ? 0x80 : 0));
+  }
+  return new Uint8Array(out);
+}

@@ -1,13 +1,21 @@
 /**
- * Lazy packet-index builder (the ESA paper's hybrid approach): walks the PLT packet lengths
- * (15444-1 A.7.3) of every tile in codestream order, pairs each length with the packet the tile's
- * progression puts there (B.12), and records the packets of the requested resolution levels.
+ * Lazy packet-index builder (the ESA paper's hybrid approach): walks the packet lengths of every tile
+ * in codestream order — from its PLT lists (15444-1 A.7.3) when every tile-part of the tile has them,
+ * else by decoding the packet headers (B.10, j2k/packet-header.ts) — pairs each length with the packet
+ * the tile's progression puts there (B.12), and records the packets of the requested resolution levels.
  * For resolution-major progressions the walk stops after the last packet of the highest level asked,
- * so low-resolution requests read only the beginning of the PLT lists.
+ * so low-resolution requests read only the beginning of the PLT lists or of the tile's data; in
+ * layer-major progressions the packets of a low level are spread over the whole tile, so the walk
+ * reads every packet header up to the last one needed (headers only, never the bodies).
+ *
+ * SOP marker segments (A.8.1) are left out of the records: a precinct data-bin holds packets without
+ * them (15444-9 A.3.2), and COD's SOP flag only says they may be present, so a client's rebuilt
+ * codestream without them is valid.
  */
 import type { ByteSource } from '../bytes/source.js';
 import { corrupt } from '../errors.js';
-import { decodePltLengths } from '../j2k/plt.js';
+import { BitReader, sopLength, TilePacketHeaders } from '../j2k/packet-header.js';
+import { decodePltLengths, encodePltLengths } from '../j2k/plt.js';
 import { packetOrder } from '../j2k/progression.js';
 import type { CodestreamLayout, PacketOrder, TileGeometry } from '../j2k/types.js';
 import type { SlotDirectory } from './directory.js';
@@ -26,10 +34,29 @@ function lastNeeded(order: PacketOrder, upTo: number): number {
 }
 
 /**
- * Computes the records of levels from..upTo of one codestream. `tileOf` gives cached tile geometry.
- * Throws ERR_IMAGE_CORRUPT if PLT lists disagree with the tile-part data or the progression.
+ * Packet lengths learnt by decoding packet headers, kept across restarts (io/lengths-cache.ts): per
+ * tile, one PLT-coded list (15444-1 A.7.3) per tile-part. Read back, they are checked like PLT.
  */
-export function buildLevels(src: ByteSource, layout: CodestreamLayout, dir: SlotDirectory, tileOf: (t: number) => TileGeometry, from: number, upTo: number): LevelRecords {
+export interface LearntLengths {
+  get(t: number): Uint8Array[] | null;
+  put(t: number, parts: Uint8Array[]): void;
+}
+
+/**
+ * Computes the records of levels from..upTo of one codestream. `tileOf` gives cached tile geometry;
+ * `learnt`, when given, supplies and keeps the lengths of tiles without PLT.
+ * Throws ERR_IMAGE_CORRUPT if PLT lists or packet headers disagree with the tile-part data or the
+ * progression.
+ */
+export function buildLevels(
+  src: ByteSource,
+  layout: CodestreamLayout,
+  dir: SlotDirectory,
+  tileOf: (t: number) => TileGeometry,
+  from: number,
+  upTo: number,
+  learnt?: LearntLengths,
+): LevelRecords {
   const firstSlot = dir.levelStart[from];
   const count = dir.levelStart[upTo + 1] - firstSlot;
   const offsets = new Float64Array(count);
@@ -47,31 +74,77 @@ export function buildLevels(src: ByteSource, layout: CodestreamLayout, dir: Slot
     const stopAfter = lastNeeded(order, upTo);
     if (stopAfter < 0) continue;
     const L = dir.layers[t];
+    const parts = partsByTile.get(t) ?? [];
+    const coding = layout.tiles[t]?.cod ?? layout.cod;
+    const peek = coding.sop ? new BitReader(src) : null;
     let n = 0;
-    for (const tp of partsByTile.get(t) ?? []) {
-      if (n > stopAfter) break;
-      let pos = tp.dataOffset;
-      for (const plt of tp.plt) {
-        if (n > stopAfter) break;
-        decodePltLengths(src.read(plt.offset, plt.length), (len) => {
-          if (n >= order.length) throw corrupt(`PLT lists more packets than tile ${t} has (${order.length})`);
-          if (pos + len > tp.dataEnd) throw corrupt(`PLT packet lengths run past the end of a tile-part of tile ${t}`);
-          const r = order.resolution[n];
-          if (r >= from && r <= upTo) {
-            const c = order.component[n];
-            const slot = dir.base[(t * dir.Nc + c) * dir.levels + r] + order.precinct[n] * L + order.layer[n] - firstSlot;
-            offsets[slot] = pos;
-            lengths[slot] = len;
-            written[slot] = 1;
-          }
-          pos += len;
-          n++;
-          return n <= stopAfter;
-        });
+    const record = (pos: number, len: number, sop: number): void => {
+      const r = order.resolution[n];
+      if (r >= from && r <= upTo) {
+        pos += sop;
+        len -= sop;
+        const c = order.component[n];
+        const slot = dir.base[(t * dir.Nc + c) * dir.levels + r] + order.precinct[n] * L + order.layer[n] - firstSlot;
+        offsets[slot] = pos;
+        lengths[slot] = len;
+        written[slot] = 1;
       }
-      if (n <= stopAfter && pos !== tp.dataEnd) throw corrupt(`PLT packet lengths do not cover a tile-part of tile ${t}`);
+    };
+    // Length lists per tile-part: the file's PLT, else what an earlier header walk learnt.
+    const fromLists = (listsOf: (i: number) => Uint8Array[]): void => {
+      for (const [i, tp] of parts.entries()) {
+        if (n > stopAfter) break;
+        let pos = tp.dataOffset;
+        peek?.start(tp.dataOffset, tp.dataEnd);
+        for (const list of listsOf(i)) {
+          if (n > stopAfter) break;
+          decodePltLengths(list, (len) => {
+            if (n >= order.length) throw corrupt(`PLT lists more packets than tile ${t} has (${order.length})`);
+            if (pos + len > tp.dataEnd) throw corrupt(`PLT packet lengths run past the end of a tile-part of tile ${t}`);
+            record(pos, len, peek ? sopLength(peek, pos, pos + len) : 0);
+            pos += len;
+            n++;
+            return n <= stopAfter;
+          });
+        }
+        if (n <= stopAfter && pos !== tp.dataEnd) throw corrupt(`PLT packet lengths do not cover a tile-part of tile ${t}`);
+      }
+      if (n <= stopAfter) throw corrupt(`PLT lists fewer packets than tile ${t} needs (${n} of ${stopAfter + 1})`);
+    };
+    if (parts.every((tp) => tp.plt.length > 0 || tp.dataEnd === tp.dataOffset)) {
+      fromLists((i) => parts[i].plt.map((plt) => src.read(plt.offset, plt.length)));
+      continue;
     }
-    if (n <= stopAfter) throw corrupt(`PLT lists fewer packets than tile ${t} needs (${n} of ${stopAfter + 1})`);
+    const known = learnt?.get(t);
+    if (known && known.length === parts.length) {
+      try {
+        fromLists((i) => [known[i]]);
+        continue;
+      } catch {
+        n = 0; // a stale or damaged record: decode the headers instead (every slot is rewritten)
+      }
+    }
+    // No PLT (in some tile-part): the packet headers say where each packet ends. A walk that covers
+    // the whole tile is remembered (learnt) as PLT-coded lists.
+    const headers = new TilePacketHeaders(tile, coding, src);
+    const seen: number[][] = [];
+    for (const tp of parts) {
+      let pos = tp.dataOffset;
+      const lens: number[] = [];
+      seen.push(lens);
+      while (n <= stopAfter && n < order.length && pos < tp.dataEnd) {
+        const len = headers.packetLength(pos, tp.dataEnd, order.layer[n], order.resolution[n], order.component[n], order.precinct[n]);
+        record(pos, len, headers.sop);
+        lens.push(len);
+        pos += len;
+        n++;
+      }
+      if (n > stopAfter) break;
+    }
+    if (n <= stopAfter) throw corrupt(`the tile-parts of tile ${t} hold fewer packets than it needs (${n} of ${stopAfter + 1})`);
+    if (learnt && n === order.length && seen.length === parts.length && parts.every((tp, i) => seen[i].reduce((a, b) => a + b, 0) === tp.dataEnd - tp.dataOffset)) {
+      learnt.put(t, seen.map((l) => encodePltLengths(l)));
+    }
   }
   for (let i = 0; i < count; i++) if (!written[i]) throw corrupt('a packet of the requested levels is missing from the PLT lists');
   return { firstSlot, offsets, lengths };

@@ -1,14 +1,14 @@
 /**
  * A thread's view of one codestream's packet index: tile geometry and the slot directory (computed
  * once per thread), and the SharedArrayBuffer table every thread shares, extended one group of
- * resolution levels at a time. The records of new levels are computed outside any lock (PLT reads
- * and decoding); only copying them in takes the writer side of the lock. This is what the response
+ * resolution levels at a time. The records of new levels are computed outside any lock (PLT or
+ * packet-header reads and decoding); only copying them in takes the writer side of the lock. This is what the response
  * engine reads packets through (jpip/engine.ts `CodestreamAccess`).
  */
 import type { ByteSource } from '../bytes/source.js';
 import { tileCount, tileGeometry } from '../j2k/geometry.js';
 import type { CodestreamLayout, TileGeometry } from '../j2k/types.js';
-import { buildLevels } from './builder.js';
+import { buildLevels, type LearntLengths } from './builder.js';
 import { buildDirectory, type SlotDirectory } from './directory.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, SharedPacketIndex } from './shared-index.js';
 
@@ -25,13 +25,15 @@ export class CodestreamIndex {
 
   /**
    * `sab` is the codestream's shared table (made by the registry for `slotCount(layout)` slots);
-   * `lockWaitMs` bounds every lock wait of this thread.
+   * `lockWaitMs` bounds every lock wait of this thread; `learnt` keeps packet lengths found by
+   * decoding packet headers (files without PLT) across restarts.
    */
   constructor(
     readonly layout: CodestreamLayout,
     readonly source: ByteSource,
     sab: SharedArrayBuffer,
     private readonly lockWaitMs = DEFAULT_LOCK_TIMEOUT_MS,
+    private readonly learnt?: LearntLengths,
   ) {
     this.shared = SharedPacketIndex.attach(sab);
   }
@@ -67,11 +69,17 @@ export class CodestreamIndex {
     return this.shared.levelsIndexed() > Math.min(upTo, this.directory.levels - 1);
   }
 
-  /** Bytes of PLT lists a build may decode (all of them, an upper bound): what an inline build costs. */
-  get pltBytes(): number {
+  /**
+   * Bytes a build may read (an upper bound: every PLT list, and the packet data of tile-parts without
+   * PLT, whose packet headers are decoded instead): what an inline build costs.
+   */
+  get buildBytes(): number {
     if (this.plt < 0) {
       let n = 0;
-      for (const tp of this.layout.tileParts) for (const p of tp.plt) n += p.length;
+      for (const tp of this.layout.tileParts) {
+        for (const p of tp.plt) n += p.length;
+        if (tp.plt.length === 0) n += tp.dataEnd - tp.dataOffset;
+      }
       this.plt = n;
     }
     return this.plt;
@@ -83,7 +91,7 @@ export class CodestreamIndex {
     const top = Math.min(upTo, dir.levels - 1);
     const have = this.shared.levelsIndexed();
     if (have > top) return;
-    const recs = buildLevels(this.source, this.layout, dir, (t) => this.tile(t), have, top);
+    const recs = buildLevels(this.source, this.layout, dir, (t) => this.tile(t), have, top, this.learnt);
     this.shared.publishLevels(
       top + 1,
       (allOffsets, allLengths) => {

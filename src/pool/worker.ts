@@ -7,6 +7,7 @@
 import { workerData } from 'node:worker_threads';
 import { JpipdError, toErrorData } from '../errors.js';
 import { FileCache } from '../io/file-source.js';
+import { LengthsFile } from '../io/lengths-cache.js';
 import { loadTarget, type LoadedTarget } from '../io/targets.js';
 import { CodestreamIndex } from '../packet-index/codestream-index.js';
 import { maybeInjectFault } from './faults.js';
@@ -45,7 +46,8 @@ function runIndex(task: IndexTask): IndexResult {
     }
     const layout = t.layout.codestreams[task.cs];
     if (!layout) throw new JpipdError('ERR_INTERNAL', `no codestream ${task.cs}`);
-    new CodestreamIndex(layout, files.get(task.abs, t.stamp), task.sab).ensure(task.upTo);
+    const learnt = task.cacheDir ? new LengthsFile(task.cacheDir, task.rel, t.stamp, task.cs) : undefined;
+    new CodestreamIndex(layout, files.get(task.abs, t.stamp), task.sab, undefined, learnt).ensure(task.upTo);
     return { ok: true };
   } catch (e) {
     return { ok: false, error: toErrorData(e) };

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { errorData, fromErrorData, JpipdError } from '../errors.js';
 import { ScanBudgetExceeded } from '../bytes/buffered-source.js';
 import type { Catalog, OpenFile } from '../io/catalog.js';
+import { LengthsFile } from '../io/lengths-cache.js';
 import { CodestreamIndex, FRONT_END_LOCK_WAIT_MS, slotCount } from '../packet-index/codestream-index.js';
 import type { IndexTables } from '../packet-index/registry.js';
 import type { HeavyWork } from './thread-links.js';
@@ -20,8 +21,8 @@ export class Wait {
   constructor(readonly promise: Promise<unknown>) {}
 }
 
-/** Most PLT bytes a front end decodes itself to index new levels (about a millisecond of work). */
-export const INLINE_INDEX_PLT_BYTES = 256 * 1024;
+/** Most bytes (PLT lists, or packet data whose headers are decoded) a front end reads itself to index new levels (about a millisecond of work). */
+export const INLINE_INDEX_BYTES = 256 * 1024;
 
 /** One codestream of a request: where it lives and its packet index. */
 export interface StreamRef {
@@ -40,7 +41,7 @@ export class Streams {
     private readonly catalog: Catalog,
     private readonly tables: IndexTables,
     private readonly pool: HeavyWork,
-    private readonly inlineIndexBytes = INLINE_INDEX_PLT_BYTES,
+    private readonly inlineIndexBytes = INLINE_INDEX_BYTES,
   ) {}
 
   /**
@@ -92,7 +93,7 @@ export class Streams {
   /** Makes sure levels 0..upTo of `ref` are indexed: here when cheap, else by the pool (throws Wait). */
   ready(ref: StreamRef, upTo: number): void {
     if (ref.index.ready(upTo)) return;
-    if (ref.index.pltBytes <= this.inlineIndexBytes) ref.index.ensure(upTo);
+    if (ref.index.buildBytes <= this.inlineIndexBytes) ref.index.ensure(upTo);
     else throw new Wait(this.indexInPool(ref, upTo));
   }
 
@@ -126,7 +127,9 @@ export class Streams {
     let v = list[cs];
     if (!v) {
       const layout = file.layout.codestreams[cs];
-      v = new CodestreamIndex(layout, file.source, this.tables.table(file.key, cs, slotCount(layout)), FRONT_END_LOCK_WAIT_MS);
+      const dir = this.catalog.cacheDir;
+      const learnt = dir ? new LengthsFile(dir, file.rel, file.stamp, cs) : undefined;
+      v = new CodestreamIndex(layout, file.source, this.tables.table(file.key, cs, slotCount(layout)), FRONT_END_LOCK_WAIT_MS, learnt);
       list[cs] = v;
     }
     return v;

@@ -64,14 +64,15 @@ function typed(bytes: Uint8Array, bits: number, signed: boolean): DecodedImage['
 
 /**
  * Decodes a raw codestream (or JP2) with the wasm OpenJPEG; `reduce` discards that many resolution
- * levels (decodeSubResolution(level, layer 0 = all layers)). Samples > 8 bits are little-endian 16-bit.
+ * levels and `layers` > 0 decodes only that many quality layers (decodeSubResolution(level, layers);
+ * 0 = all). Samples > 8 bits are little-endian 16-bit.
  */
-export async function decodeJ2k(bytes: Uint8Array, reduce = 0): Promise<DecodedImage> {
+export async function decodeJ2k(bytes: Uint8Array, reduce = 0, layers = 0): Promise<DecodedImage> {
   const m = await openjpeg();
   const d = new m.J2KDecoder();
   try {
     d.getEncodedBuffer(bytes.length).set(bytes);
-    if (reduce > 0) d.decodeSubResolution(reduce, 0);
+    if (reduce > 0 || layers > 0) d.decodeSubResolution(reduce, layers);
     else d.decode();
     const info = d.getFrameInfo();
     const { width, height } = reduce > 0 ? d.calculateSizeAtDecompositionLevel(reduce) : info;

@@ -30,7 +30,7 @@ describe('jpipd CLI', () => {
       fs.mkdirSync(path.join(root, 'sub'));
       fs.copyFileSync(path.join(FIXTURES, 'rgb96.jp2'), path.join(root, 'a.jp2'));
       fs.copyFileSync(path.join(FIXTURES, 'frames3-128.jpx'), path.join(root, 'sub', 'm.jpx'));
-      fs.copyFileSync(path.join(FIXTURES, 'gray1000-noplt.j2k'), path.join(root, 'bad.j2k'));
+      fs.copyFileSync(path.join(FIXTURES, 'gray257-truncated.j2k'), path.join(root, 'bad.j2k'));
       const r = cli(['index', root, '--cache-dir', cache]);
       assert.equal(r.status, 1, r.stderr);
       const report = JSON.parse(r.stdout.trim().split('\n').pop() as string);
@@ -38,7 +38,7 @@ describe('jpipd CLI', () => {
       assert.equal(report.indexed, 2);
       assert.equal(report.failed, 1);
       assert.equal(report.failures[0].image, 'bad.j2k');
-      assert.equal(report.failures[0].code, 'ERR_IMAGE_UNSUPPORTED');
+      assert.equal(report.failures[0].code, 'ERR_IMAGE_CORRUPT');
       assert.match(r.stderr, /3\/3/);
       assert.equal(fs.readdirSync(cache).filter((f) => f.endsWith('.idx.json')).length, 2);
       const again = cli(['index', root, '--cache-dir', cache]);

@@ -73,6 +73,21 @@ const CASES: Array<{ file: string; w: number; h: number }> = [
   { file: 'gray257-n6-defprec-l2.j2k', w: 257, h: 129 },
   { file: 'gray257-eph-tlm.j2k', w: 257, h: 129 },
   { file: 'rgb96.jp2', w: 96, h: 64 },
+  // Without PLT (packets found by decoding their headers), and with SOP segments (left out of the bins).
+  { file: 'gray1000-noplt.j2k', w: 1000, h: 700 },
+  { file: 'gray1000-lrcp-noplt.j2k', w: 1000, h: 700 },
+  { file: 'gray1000-cprl-noplt.j2k', w: 1000, h: 700 },
+  { file: 'gray1000-tiled-off-pcrl-noplt.j2k', w: 1000, h: 700 },
+  { file: 'gray1000-t512-tpr-noplt.j2k', w: 1000, h: 700 },
+  { file: 'gray1000-poc-noplt.j2k', w: 1000, h: 700 },
+  { file: 'rgb640-mct-rlcp-noplt.j2k', w: 640, h: 480 },
+  { file: 'gray257-sop.j2k', w: 257, h: 129 },
+  { file: 'gray257-sop-eph-lrcp-noplt.j2k', w: 257, h: 129 },
+  { file: 'gray257-bypass-noplt.j2k', w: 257, h: 129 },
+  { file: 'gray257-bypass-termall-l3.j2k', w: 257, h: 129 },
+  // HTJ2K (15444-15), as OpenJPH writes it: no PLT.
+  { file: 'gray257-htj2k-rpcl-p32.j2k', w: 257, h: 129 },
+  { file: 'rgb640-htj2k-lossy-lrcp-t256.j2k', w: 640, h: 480 },
 ];
 
 describe('full frames are bit-exact', () => {
@@ -103,6 +118,30 @@ describe('interior windows are bit-exact once complete', () => {
       assertSamePixels(cropPixels(img, x + dx, y + dy, w, h), cropPixels(full, x + dx, y + dy, w, h), `${c.file} window`);
     });
   }
+});
+
+describe('files without PLT', () => {
+  it('give byte-identical responses to the same image with PLT, request after request', async () => {
+    const bodies = async (file: string): Promise<Buffer[]> => {
+      const out: Buffer[] = [];
+      const open = await fetch(`${srv.base}/${file}?cnew=http&type=jpp-stream&stream=0&fsiz=125,88&len=2000`);
+      out.push(Buffer.from(await open.arrayBuffer()));
+      const cid = (open.headers.get('jpip-cnew') ?? '').match(/cid=([^,]+)/)?.[1];
+      assert.ok(cid, 'a channel was opened');
+      for (const q of ['fsiz=500,350&roff=100,80&rsiz=200,150&len=5000', 'fsiz=1000,700&roff=300,200&rsiz=400,300&len=30000', 'fsiz=1000,700&len=1000000']) {
+        const r = await fetch(`${srv.base}/jpip?cid=${cid}&stream=0&${q}`);
+        assert.equal(r.status, 200);
+        out.push(Buffer.from(await r.arrayBuffer()));
+      }
+      await (await fetch(`${srv.base}/jpip?cid=${cid}&cclose=${cid}&len=0`)).arrayBuffer();
+      return out;
+    };
+    const withPlt = await bodies('gray1000-rpcl-p64-l4.j2k');
+    const without = await bodies('gray1000-noplt.j2k');
+    assert.equal(without.length, withPlt.length);
+    for (let i = 0; i < withPlt.length; i++) assert.ok(without[i].equals(withPlt[i]), `response ${i} differs (${without[i].length} vs ${withPlt[i].length} bytes)`);
+    assert.ok(withPlt[3].length > 20_000, `the last response carries the rest of the image (${withPlt[3].length} bytes)`);
+  });
 });
 
 describe('JPX codestreams', () => {

@@ -24,6 +24,8 @@ interface PrecinctBin {
   r: number;
   id: number;
   bytes: Uint8Array;
+  /** The bin's packets, layer 0 first. */
+  packets: Uint8Array[];
 }
 
 /**
@@ -56,7 +58,7 @@ function binsFromFile(file: Uint8Array): { layout: CodestreamLayout; main: Uint8
       const id = precinctBinId(t, c, s, Nc, Nt);
       let e = byId.get(id);
       if (!e) {
-        e = { bin: { t, c, r, id, bytes: new Uint8Array(0) }, chunks: [] };
+        e = { bin: { t, c, r, id, bytes: new Uint8Array(0), packets: [] }, chunks: [] };
         byId.set(id, e);
       }
       assert.equal(order.layer[i], e.chunks.length, 'packets of a precinct come in layer order');
@@ -64,7 +66,7 @@ function binsFromFile(file: Uint8Array): { layout: CodestreamLayout; main: Uint8
       pos += lengths[i];
     }
     assert.equal(pos, data.length, `tile ${t}: PLT lengths cover the tile data`);
-    for (const { bin, chunks } of byId.values()) precincts.push({ ...bin, bytes: Buffer.concat(chunks) });
+    for (const { bin, chunks } of byId.values()) precincts.push({ ...bin, bytes: Buffer.concat(chunks), packets: chunks });
   }
   return { layout, main, tileHeaders, precincts };
 }
@@ -190,16 +192,26 @@ test('TLM is dropped from the main header; EPH empty packets carry the EPH marke
   for (let i = 0; i < data.length; i += 3) assert.deepEqual([...data.subarray(i, i + 3)], [0x00, 0xff, 0x92]);
 });
 
-test('incomplete precinct bins are written as empty packets, like absent ones', () => {
-  const file = load('gray1000-rpcl-p64-l4.j2k');
+test('incomplete precinct bins give their whole packets: the image of the layers that arrived', async () => {
+  // Every precinct holds its first two of four layers, plus a few bytes of the third (a cut by `len`).
+  const file = load('gray1000-lrcp-p64-l4.j2k');
   const bins = binsFromFile(file);
-  const half = new Set(bins.precincts.filter((_, i) => i % 3 === 0).map((p) => p.id));
-  const partial = cacheFrom(bins, (p) => !half.has(p.id));
+  const partial = cacheFrom(bins, () => false);
+  const exact = cacheFrom(bins, () => false);
   for (const p of bins.precincts) {
-    if (half.has(p.id)) partial.add({ cls: CLASS_PRECINCT, codestream: 0, id: p.id, offset: 0, complete: false, body: p.bytes.subarray(0, p.bytes.length - 1) });
+    const two = Buffer.concat(p.packets.slice(0, 2));
+    const cut = Buffer.concat([two, p.packets[2].subarray(0, Math.min(3, p.packets[2].length - 1))]);
+    partial.add({ cls: CLASS_PRECINCT, codestream: 0, id: p.id, offset: 0, complete: false, body: cut });
+    exact.add({ cls: CLASS_PRECINCT, codestream: 0, id: p.id, offset: 0, complete: false, body: two });
   }
-  const absent = cacheFrom(bins, (p) => !half.has(p.id));
-  assert.deepEqual(reassembleCodestream(partial, 0), reassembleCodestream(absent, 0));
+  const rebuilt = reassembleCodestream(partial, 0);
+  assert.deepEqual(rebuilt, reassembleCodestream(exact, 0), 'the cut bytes of the third packet are left out');
+  // OpenJPEG decoding the original with two layers sees exactly the same coefficients.
+  assertSameImage(await decodeJ2k(rebuilt), await decodeJ2k(file, 0, 2), 'two layers');
+  // And a bin with only part of its first packet contributes nothing, like an absent one.
+  const first = cacheFrom(bins, () => false);
+  for (const p of bins.precincts) first.add({ cls: CLASS_PRECINCT, codestream: 0, id: p.id, offset: 0, complete: false, body: p.packets[0].subarray(0, p.packets[0].length - 1) });
+  assert.deepEqual(reassembleCodestream(first, 0), reassembleCodestream(cacheFrom(bins, () => false), 0));
 });
 
 test('an empty cache for a codestream is refused; missing tile headers still give a decodable image', async () => {

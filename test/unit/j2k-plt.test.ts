@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodePltLengths } from '../../src/j2k/plt.js';
+import { decodePltLengths, encodePltLengths } from '../../src/j2k/plt.js';
 import { JpipdError } from '../../src/errors.js';
 
 /** Encodes lengths as 15444-1 A.7.3 Iplt (written here independently of the decoder). */
@@ -64,4 +64,10 @@ test('a length beyond 32 bits is corrupt', () => {
 
 test('an empty list decodes nothing', () => {
   assert.equal(decodePltLengths(new Uint8Array(0), () => assert.fail('no lengths expected')), 0);
+});
+
+test('encodePltLengths writes what the independent encoder above writes', () => {
+  const lens = [0, 1, 127, 128, 300, 16383, 16384, 2 ** 21, 2 ** 32 - 1];
+  assert.deepEqual(encodePltLengths(lens), encode(lens));
+  assert.throws(() => encodePltLengths([2 ** 32]), (e: unknown) => e instanceof JpipdError && e.code === 'ERR_IMAGE_CORRUPT');
 });
