@@ -40,10 +40,15 @@ export class JpipSession {
   private channelPath = 'jpip';
   readonly responses: ClientResponse[] = [];
 
-  /** `base` is the server origin, e.g. http://127.0.0.1:8090; `target` the image path under the root. */
+  /**
+   * `base` is the server origin, e.g. http://127.0.0.1:8090; `target` the image path under the root;
+   * `fetchImpl` replaces the global fetch (e.g. one keep-alive connection for servers that bind a
+   * channel to its TCP connection, as classic esajpip does).
+   */
   constructor(
     readonly base: string,
     readonly target: string,
+    private readonly fetchImpl: typeof fetch = (input, init) => fetch(input, init),
   ) {}
 
   /** Sends one request and feeds its body to the cache. */
@@ -54,8 +59,8 @@ export class JpipSession {
     const query = buildQuery(all);
     const res =
       method === 'GET'
-        ? await fetch(`${this.base}${path}?${query}`)
-        : await fetch(`${this.base}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: query });
+        ? await this.fetchImpl(`${this.base}${path}?${query}`)
+        : await this.fetchImpl(`${this.base}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: query });
     const body = new Uint8Array(await res.arrayBuffer());
     const out: ClientResponse = { status: res.status, headers: res.headers, body, events: [], eor: undefined };
     if (res.status === 200 && res.headers.get('content-type') === 'image/jpp-stream') {
@@ -104,7 +109,7 @@ export class JpipSession {
   /** Closes the channel. */
   async close(): Promise<void> {
     if (this.cid === undefined) return;
-    await fetch(`${this.base}/${this.channelPath}?cclose=${this.cid}&len=0`).then((r) => r.arrayBuffer());
+    await this.fetchImpl(`${this.base}/${this.channelPath}?cclose=${this.cid}&len=0`).then((r) => r.arrayBuffer());
     this.cid = undefined;
   }
 }

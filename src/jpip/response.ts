@@ -94,6 +94,8 @@ export interface ResponseOptions {
 interface WindowPrecincts {
   /** Precincts (the arrays may be longer: they are reused). */
   n: number;
+  /** The first nCore precincts are those the window's own samples fall in; the rest only the margin needs. */
+  nCore: number;
   ids: Float64Array;
   /** Index of each precinct's layer-0 record. */
   first: Int32Array;
@@ -131,6 +133,7 @@ function lease(n: number, m: number): WindowPrecincts {
     const i32 = (k: number): Int32Array => new Int32Array(buf, (at += 4 * k) - 4 * k, k);
     pr = {
       n: 0,
+      nCore: 0,
       ids: f64(cn),
       offsets: f64(cm),
       binOffset: f64(cn),
@@ -326,29 +329,34 @@ export class Response {
       }
       return;
     }
-    // Layer-major (LRCP inside the window): every precinct's layer 0, then layer 1, ...
+    // Layer-major (LRCP inside the window): every precinct's layer 0, then layer 1, ... — first for
+    // the precincts the window's samples fall in, then for those only the synthesis margin needs.
     const binOffset = pr.binOffset;
-    for (let l = 0; l < pr.maxLayers; l++) {
-      for (let i = 0; i < pr.n; i++) {
-        if (l >= pr.layers[i]) continue;
-        const k = pr.first[i] + l;
-        const length = pr.lengths[k];
-        const at = binOffset[i];
-        binOffset[i] = at + length;
-        const id = pr.ids[i];
-        const held = h.get(id);
-        const last = l === pr.total[i] - 1;
-        // Already held (a continuation): skip without the general offer.
-        if (held === COMPLETE || (held >= at + length && !last)) continue;
-        // The common case — the whole packet is new and fits the budget and the piece — written
-        // directly; anything else (a partial holding, the budget running out) by offer().
-        if (held === at && this.stop === Stop.None && w.tryFileMessage(CLASS_PRECINCT, cs, id, at, length, last, src, pr.offsets[k], this.budget)) {
-          this.undo?.push(BinKind.Precinct, cs, id, held);
-          this.model.setIn(h, id, last ? COMPLETE : at + length);
-          continue;
+    for (let phase = 0; phase < 2; phase++) {
+      const from = phase === 0 ? 0 : pr.nCore;
+      const to = phase === 0 ? pr.nCore : pr.n;
+      for (let l = 0; l < pr.maxLayers; l++) {
+        for (let i = from; i < to; i++) {
+          if (l >= pr.layers[i]) continue;
+          const k = pr.first[i] + l;
+          const length = pr.lengths[k];
+          const at = binOffset[i];
+          binOffset[i] = at + length;
+          const id = pr.ids[i];
+          const held = h.get(id);
+          const last = l === pr.total[i] - 1;
+          // Already held (a continuation): skip without the general offer.
+          if (held === COMPLETE || (held >= at + length && !last)) continue;
+          // The common case — the whole packet is new and fits the budget and the piece — written
+          // directly; anything else (a partial holding, the budget running out) by offer().
+          if (held === at && this.stop === Stop.None && w.tryFileMessage(CLASS_PRECINCT, cs, id, at, length, last, src, pr.offsets[k], this.budget)) {
+            this.undo?.push(BinKind.Precinct, cs, id, held);
+            this.model.setIn(h, id, last ? COMPLETE : at + length);
+            continue;
+          }
+          while (!w.ready()) yield;
+          if (!this.offer(h, BinKind.Precinct, CLASS_PRECINCT, cs, id, held, at, length, last, true, src, pr.offsets[k], null)) return;
         }
-        while (!w.ready()) yield;
-        if (!this.offer(h, BinKind.Precinct, CLASS_PRECINCT, cs, id, held, at, length, last, true, src, pr.offsets[k], null)) return;
       }
     }
   }
@@ -448,14 +456,24 @@ function allTiles(s: CodestreamAccess): number[] {
 }
 
 /**
- * The window's precincts in delivery order — resolution, then component, then tile, then position
- * (bin id) — with the records of all their packets copied from the shared index in one locked read.
+ * The window's precincts in delivery order, with the records of all their packets copied from the
+ * shared index in one locked read: first the precincts the window's own samples fall in ("core"),
+ * then those only the synthesis margin needs, each group in resolution, component, tile, position
+ * (bin id) order. The walk sends every layer of the core before the margin that makes the window's
+ * edges exact (notes §6.3): at any byte budget the window gets the quality a margin-free server
+ * (esajpip) gives it, and then becomes exact.
  */
 function windowPrecincts(s: CodestreamAccess, req: ServeRequest, tiles: number[], canvas: Rect, d: number, topLevel: number): WindowPrecincts {
   const Nc = s.layout.siz.Csiz;
   const comps = req.comps ? expandSampledRanges(req.comps, Nc - 1, Nc) : Array.from({ length: Nc }, (_, i) => i);
   const spans: PrecinctSpan[] = [];
-  for (const t of tiles) for (const sp of tilePrecinctSpans(s.tile(t), canvas, d, comps)) spans.push(sp);
+  const core = new Map<number, PrecinctSpan>();
+  const key = (sp: PrecinctSpan): number => (sp.t * Nc + sp.c) * 64 + sp.r;
+  for (const t of tiles) {
+    const tile = s.tile(t);
+    for (const sp of tilePrecinctSpans(tile, canvas, d, comps)) spans.push(sp);
+    for (const sp of tilePrecinctSpans(tile, canvas, d, comps, 0)) core.set(key(sp), sp);
+  }
   // Within one span bin ids grow with the raster position, so ordering the spans orders the precincts.
   spans.sort((a, b) => a.r - b.r || a.c - b.c || a.t - b.t);
   let n = 0;
@@ -471,23 +489,29 @@ function windowPrecincts(s: CodestreamAccess, req: ServeRequest, tiles: number[]
   const slots = pr.slots;
   let i = 0;
   let k = 0;
-  for (const sp of spans) {
-    const tile = s.tile(sp.t);
-    const res = tile.components[sp.c].resolutions[sp.r];
-    const L = tile.layers;
-    const send = Math.min(L, req.layers ?? L);
-    if (send > pr.maxLayers) pr.maxLayers = send;
-    const base = dir.base[(sp.t * dir.Nc + sp.c) * dir.levels + sp.r];
-    for (let py = sp.py0; py < sp.py1; py++) {
-      for (let px = sp.px0; px < sp.px1; px++) {
-        const p = py * res.npx + px;
-        pr.ids[i] = precinctBinId(sp.t, sp.c, res.precinctBase + p, Nc, Nt);
-        pr.first[i] = k;
-        pr.layers[i] = send;
-        pr.total[i] = L;
-        const s0 = base + p * L;
-        for (let l = 0; l < L; l++) slots[k++] = s0 + l;
-        i++;
+  for (const wantCore of [true, false]) {
+    if (!wantCore) pr.nCore = i;
+    for (const sp of spans) {
+      const c = core.get(key(sp));
+      const tile = s.tile(sp.t);
+      const res = tile.components[sp.c].resolutions[sp.r];
+      const L = tile.layers;
+      const send = Math.min(L, req.layers ?? L);
+      if (send > pr.maxLayers) pr.maxLayers = send;
+      const base = dir.base[(sp.t * dir.Nc + sp.c) * dir.levels + sp.r];
+      for (let py = sp.py0; py < sp.py1; py++) {
+        for (let px = sp.px0; px < sp.px1; px++) {
+          const inCore = c !== undefined && px >= c.px0 && px < c.px1 && py >= c.py0 && py < c.py1;
+          if (inCore !== wantCore) continue;
+          const p = py * res.npx + px;
+          pr.ids[i] = precinctBinId(sp.t, sp.c, res.precinctBase + p, Nc, Nt);
+          pr.first[i] = k;
+          pr.layers[i] = send;
+          pr.total[i] = L;
+          const s0 = base + p * L;
+          for (let l = 0; l < L; l++) slots[k++] = s0 + l;
+          i++;
+        }
       }
     }
   }

@@ -134,9 +134,11 @@ export function synthesisMargin(transform: number): number {
 /**
  * The precincts of one tile needed for a canvas region at `d` discarded levels, for the given
  * components: at the top resolution NLc-d the region itself; going down, each level's region is
- * the subband range the level above needs, widened by the synthesis margin (notes §6.3).
+ * the subband range the level above needs, widened by the synthesis margin (notes §6.3). `margin`
+ * overrides that margin (0: the precincts the window's own samples fall in, without the support the
+ * synthesis filters need at its edges).
  */
-export function tilePrecinctSpans(tile: TileGeometry, canvas: Rect, d: number, comps: readonly number[]): PrecinctSpan[] {
+export function tilePrecinctSpans(tile: TileGeometry, canvas: Rect, d: number, comps: readonly number[], margin?: number): PrecinctSpan[] {
   const out: PrecinctSpan[] = [];
   const X0 = Math.max(canvas.x0, tile.x0);
   const Y0 = Math.max(canvas.y0, tile.y0);
@@ -148,7 +150,7 @@ export function tilePrecinctSpans(tile: TileGeometry, canvas: Rect, d: number, c
     if (!tc) continue;
     const NL = tc.style.NL;
     const top = Math.max(0, NL - d);
-    const m = synthesisMargin(tc.style.transform);
+    const m = margin ?? synthesisMargin(tc.style.transform);
     // Region on the component grid (15444-1 B.2), then at the top resolution: floor start, ceil end.
     const cx0 = Math.floor(X0 / tc.XRsiz);
     const cy0 = Math.floor(Y0 / tc.YRsiz);

@@ -6,7 +6,8 @@ import { BufferSource } from '../../src/bytes/source.js';
 import { DataBinCache, type BinKey } from '../../src/client/databin-cache.js';
 import { parseJppStream, type JppEvent, type JppMessage } from '../../src/client/jpp-parser.js';
 import { scanTarget } from '../../src/j2k/boxes.js';
-import { splitPrecinctBinId, tileCount } from '../../src/j2k/geometry.js';
+import { frameSize, precinctBinId, splitPrecinctBinId, tileCount, tileGeometry } from '../../src/j2k/geometry.js';
+import { frameRegionToCanvas, tilePrecinctSpans, tilesInRegion } from '../../src/jpip/window.js';
 import type { TargetLayout } from '../../src/j2k/types.js';
 import { CacheModel } from '../../src/jpip/cache-model.js';
 import { parseMetareq } from '../../src/jpip/metareq.js';
@@ -459,14 +460,16 @@ for (const [name, window] of [
   ['gray1000-t512-tpr-rpcl.j2k', win(1000, 700, [400, 400], [300, 250])],
   ['rgb640-mct-pcrl-p64-l3.j2k', win(320, 240, [100, 100], [60, 60])],
 ] as const) {
-  test(`(i) LRCP inside the window: every layer-l packet after all layer-(l-1) packets (${name})`, () => {
+  test(`(i) LRCP inside the window: the window's precincts layer by layer, then the margin's (${name})`, () => {
     const t = target(name);
     const r = serveOnce(t, request({ window }));
     const msgs = parseResponse(r).messages.filter((m) => m.cls === CLASS_PRECINCT);
     assert.ok(msgs.length > 0);
     const seen = new Map<number, number>();
-    let prev = { l: -1, r: -1 };
+    let prev = { l: -1, r: -1, g: 0 };
     const layerCount = new Map<number, number>();
+    const core = corePrecincts(t, r.served);
+    assert.ok(core.size > 0 && core.size < new Set(msgs.map((m) => m.id)).size, 'the window has a margin');
     for (const m of msgs) {
       const { offsets, lengths, r: res } = packetsOf(t, 0, m.id);
       // Which layer this message carries: the packet starting at its bin offset.
@@ -479,8 +482,12 @@ for (const [name, window] of [
       assert.equal(m.complete, l === lengths.length - 1);
       assert.equal(seen.get(m.id) ?? -1, l - 1, `precinct ${m.id}: layers in order`);
       seen.set(m.id, l);
-      assert.ok(l > prev.l || (l === prev.l && res >= prev.r), `layer ${l} r ${res} after layer ${prev.l} r ${prev.r}`);
-      prev = { l, r: res };
+      // The precincts the window itself falls in, layer by layer (each layer in resolution order), then
+      // those only the synthesis margin needs, layer by layer again.
+      const g = core.has(m.id) ? 0 : 1;
+      const after = g > prev.g || (g === prev.g && (l > prev.l || (l === prev.l && res >= prev.r)));
+      assert.ok(after, `group ${g} layer ${l} r ${res} after group ${prev.g} layer ${prev.l} r ${prev.r}`);
+      prev = { l, r: res, g };
       layerCount.set(l, (layerCount.get(l) ?? 0) + 1);
     }
     // Every precinct of the window appears once in every layer.
@@ -488,6 +495,27 @@ for (const [name, window] of [
     assert.ok(counts.length > 1);
     assert.ok(counts.every((n) => n === seen.size), `each layer carries all ${seen.size} precincts`);
   });
+}
+
+/** Bin ids of the precincts the served window's own samples fall in (no synthesis margin). */
+function corePrecincts(t: Target, served: ServeResult['served']): Set<number> {
+  assert.ok(served);
+  const layout = t.layout.codestreams[0];
+  const { siz } = layout;
+  let d = 0;
+  while (frameSize(siz, d).width !== served.fsiz[0]) d++;
+  const canvas = frameRegionToCanvas(siz, d, { x0: served.roff[0], y0: served.roff[1], x1: served.roff[0] + served.rsiz[0], y1: served.roff[1] + served.rsiz[1] });
+  const ids = new Set<number>();
+  const Nt = tileCount(siz);
+  for (const tt of tilesInRegion(siz, canvas)) {
+    const tile = tileGeometry(layout, tt);
+    const comps = tile.components.map((c) => c.c);
+    for (const sp of tilePrecinctSpans(tile, canvas, d, comps, 0)) {
+      const res = tile.components[sp.c].resolutions[sp.r];
+      for (let py = sp.py0; py < sp.py1; py++) for (let px = sp.px0; px < sp.px1; px++) ids.add(precinctBinId(tt, sp.c, res.precinctBase + py * res.npx + px, siz.Csiz, Nt));
+    }
+  }
+  return ids;
 }
 
 // ---------------------------------------------------------------- notes §6.5 through the engine
