@@ -93,7 +93,7 @@ function scanHeaders(main: Uint8Array, tileHeaders: Uint8Array[]): CodestreamLay
   tileHeaders.forEach((h, t) => parts.push(sotSegment(t, SOT_LENGTH + h.length + 2), h, SOD_BYTES));
   parts.push(EOC_BYTES);
   const bytes = joinBytes(parts);
-  return scanCodestream(new BufferSource(bytes), 0, bytes.length);
+  return scanCodestream(new BufferSource(bytes), 0, bytes.length, { headersOnly: true });
 }
 
 /**

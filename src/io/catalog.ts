@@ -69,7 +69,13 @@ export class OpenFile {
 }
 
 /** The thread's opened images. */
+/** Refused image versions remembered per catalog (thread). */
+export const MAX_REFUSALS = 1024;
+
 export class Catalog {
+  private readonly refusals = new Map<string, { size: number; mtimeMs: number; error: JpipdError }>();
+  /** Requests answered from a remembered refusal (tests, stats). */
+  refusalHits = 0;
   readonly root: string;
   readonly cacheDir: string | null;
   private readonly revalidateMs: number;
@@ -110,13 +116,43 @@ export class Catalog {
       return cur;
     }
     const { source, stamp } = openStamped(abs);
+    const known = this.refusal(rel, stamp);
+    if (known) {
+      fs.closeSync(source.fd);
+      throw known;
+    }
     try {
       const { layout, fromCache } = loadLayout(source, stamp, abs, rel, this.root, this.cacheDir, this.budget);
       return this.add(new OpenFile(abs, rel, stamp, layout, source, now, fromCache));
     } catch (e) {
       fs.closeSync(source.fd);
+      if (e instanceof JpipdError) this.refuse(rel, stamp, e);
       throw e;
     }
+  }
+
+  /**
+   * Remembers that version `stamp` of `rel` is not a servable image (corrupt, unsupported or beyond a
+   * bound), so later requests get the same error without scanning it again until the file changes.
+   * Other errors (I/O, budget) are not remembered. At most MAX_REFUSALS entries, oldest dropped.
+   */
+  refuse(rel: string, stamp: FileStamp, e: JpipdError): void {
+    if (e.code !== 'ERR_IMAGE_CORRUPT' && e.code !== 'ERR_IMAGE_UNSUPPORTED' && e.code !== 'ERR_IMAGE_LIMIT') return;
+    this.refusals.delete(rel);
+    if (this.refusals.size >= MAX_REFUSALS) this.refusals.delete(this.refusals.keys().next().value as string);
+    this.refusals.set(rel, { size: stamp.size, mtimeMs: stamp.mtimeMs, error: e });
+  }
+
+  /** The remembered refusal of this version of `rel`, if any (counted in `refusalHits`). */
+  private refusal(rel: string, stamp: FileStamp): JpipdError | null {
+    const r = this.refusals.get(rel);
+    if (!r) return null;
+    if (r.size !== stamp.size || r.mtimeMs !== stamp.mtimeMs) {
+      this.refusals.delete(rel);
+      return null;
+    }
+    this.refusalHits++;
+    return new JpipdError(r.error.code, r.error.message);
   }
 
   /** Installs a layout a worker loaded for version `stamp` of `rel` (refused if the file changed since). */

@@ -61,6 +61,12 @@ export function loadLayout(src: ByteSource, stamp: FileStamp, abs: string, rel: 
   return { layout: resolveLinks(layout, root, abs, rel), stamp, fromCache };
 }
 
+/** The version stamp (size, mtime) of the file at `abs` now. */
+export function stampOf(abs: string): FileStamp {
+  const st = fs.statSync(abs);
+  return { size: st.size, mtimeMs: st.mtimeMs };
+}
+
 /** Stats and opens `abs` through `files`, then loads its layout without bounds (pool workers, CLI). */
 export function loadTarget(abs: string, rel: string, root: string, cacheDir: string | null, files: FileCache): LoadedTarget {
   const st = fs.statSync(abs);

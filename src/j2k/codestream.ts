@@ -6,6 +6,7 @@
 import { be, checkRange, type ByteSource } from '../bytes/source.js';
 import { corrupt, overLimit, unsupported } from '../errors.js';
 import * as M from './markers.js';
+import { tileGeometry } from './geometry.js';
 import { checkQcc, checkQcd, checkRgn, parseCoc, parseCod, parsePltHeader, parsePoc, parseSiz, parseSot, numTilesX, numTilesY } from './segments.js';
 import type {
   CodestreamLayout,
@@ -158,9 +159,11 @@ function orderPlt(plt: PltRange[]): PltRange[] {
 
 /**
  * Scans the codestream in [offset, end): main header, then every tile-part up to EOC (or `end`).
+ * `headersOnly`: the tile-parts carry no packet data (a client rebuilding headers), so the declared
+ * packets are not checked against it.
  * Throws ERR_IMAGE_CORRUPT on any bad marker or length, ERR_IMAGE_UNSUPPORTED for PPM/PPT, ERR_IMAGE_LIMIT beyond MAX_TILE_PARTS. 15444-1 A.3, A.4.
  */
-export function scanCodestream(src: ByteSource, offset: number, end: number): CodestreamLayout {
+export function scanCodestream(src: ByteSource, offset: number, end: number, opts: { headersOnly?: boolean } = {}): CodestreamLayout {
   checkRange(src.size, offset, end - offset, 'codestream');
   const main = scanMainHeader(src, offset, end);
   const { siz } = main;
@@ -184,7 +187,7 @@ export function scanCodestream(src: ByteSource, offset: number, end: number): Co
     if (s.parts === 0) throw corrupt(`tile ${t} has no tile-part`);
     return tileOverrides(s, main);
   });
-  return {
+  const layout: CodestreamLayout = {
     offset,
     end: csEnd,
     mainHeader: { offset, length: main.sotOffset - offset },
@@ -196,6 +199,29 @@ export function scanCodestream(src: ByteSource, offset: number, end: number): Co
     tileParts,
     tiles,
   };
+  if (!opts.headersOnly) checkDeclaredWork(layout);
+  return layout;
+}
+
+/**
+ * Refuses headers that declare more packets than the file could hold (15444-1 B.9: every packet,
+ * even an empty one, takes at least one byte of tile-part data), before any table is sized from
+ * them: 65,535 layers or 2×2 precincts on a large image would otherwise cost seconds of CPU and
+ * hundreds of MB per request. Bounded: one geometry per tile, stopping at the first excess.
+ */
+function checkDeclaredWork(layout: CodestreamLayout): void {
+  let data = 0;
+  for (const tp of layout.tileParts) data += tp.dataEnd - tp.dataOffset;
+  let packets = 0;
+  for (let t = 0; t < layout.tiles.length; t++) {
+    const g = tileGeometry(layout, t);
+    let precincts = 0;
+    for (const tc of g.components) precincts += tc.precinctCount;
+    packets += precincts * g.layers;
+    if (packets > data) {
+      throw corrupt(`the coding parameters declare more packets (${packets} by tile ${t}) than the ${data} bytes of packet data can hold`);
+    }
+  }
 }
 
 /** Final overrides of one tile (15444-1 A.6.1 precedence: tile COC > tile COD > main COC > main COD). */

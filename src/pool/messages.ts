@@ -27,7 +27,7 @@ export interface OpenTask {
 }
 
 /** Result of an OpenTask: the layout and the version it describes. */
-export type OpenResult = { ok: true; layout: TargetLayout; stamp: Stamp } | { ok: false; error: ErrorData };
+export type OpenResult = { ok: true; layout: TargetLayout; stamp: Stamp } | { ok: false; error: ErrorData; stamp?: Stamp };
 
 /** Index resolution levels 0..upTo of codestream `cs` of one file version into its shared table. */
 export interface IndexTask {

@@ -8,7 +8,7 @@ import { workerData } from 'node:worker_threads';
 import { JpipdError, toErrorData } from '../errors.js';
 import { FileCache } from '../io/file-source.js';
 import { LengthsFile } from '../io/lengths-cache.js';
-import { loadTarget, type LoadedTarget } from '../io/targets.js';
+import { loadTarget, stampOf, type LoadedTarget } from '../io/targets.js';
 import { CodestreamIndex } from '../packet-index/codestream-index.js';
 import { maybeInjectFault } from './faults.js';
 import type { IndexResult, IndexTask, OpenResult, OpenTask, Task } from './messages.js';
@@ -29,11 +29,14 @@ function load(abs: string, rel: string, root: string, cacheDir: string | null): 
 }
 
 function runOpen(task: OpenTask): OpenResult {
+  let stamp: OpenResult['stamp'];
   try {
+    stamp = stampOf(task.abs);
     const t = load(task.abs, task.rel, task.root, task.cacheDir);
     return { ok: true, layout: t.layout, stamp: t.stamp };
   } catch (e) {
-    return { ok: false, error: toErrorData(e) };
+    // The version refused, so that the front end remembers the refusal until the file changes.
+    return { ok: false, error: toErrorData(e), stamp };
   }
 }
 

@@ -63,7 +63,11 @@ export class Streams {
     if (!p) {
       const { root, cacheDir } = this.catalog;
       p = this.pool.open({ kind: 'open', abs, rel, root, cacheDir }).then((r) => {
-        if (!r.ok) throw fromErrorData(r.error);
+        if (!r.ok) {
+          const e = fromErrorData(r.error);
+          if (r.stamp) this.catalog.refuse(rel, r.stamp, e);
+          throw e;
+        }
         this.catalog.install(rel, abs, r.stamp, r.layout);
       });
       this.pendingOpens.set(rel, p);
