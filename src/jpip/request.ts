@@ -42,8 +42,11 @@ export interface JpipRequest {
   cnew?: string[];
   cclose?: string[] | '*';
   qid?: number;
-  /** accepted = some listed type is jpp-stream (or image/jpp-stream) without ptype=ext; types as given. */
-  type?: { accepted: boolean; types: string[] };
+  /**
+   * accepted = some listed type is jpp-stream (or image/jpp-stream) without ptype=ext; first = that
+   * type is the client's first preference; types as given.
+   */
+  type?: { accepted: boolean; first: boolean; types: string[] };
   fsiz?: { fx: number; fy: number; round: Round; roundGiven: boolean };
   roff?: { x: number; y: number };
   rsiz?: { x: number; y: number };
@@ -208,16 +211,20 @@ function parseCnew(v: string): string[] {
 }
 
 // 15444-9 C.7.3: type = 1#image-return-type; JPP is acceptable unless ptype=ext is asked for.
-function parseType(v: string): { accepted: boolean; types: string[] } {
+function parseType(v: string): { accepted: boolean; first: boolean; types: string[] } {
   const types = splitList(v, 'type');
   let accepted = false;
-  for (const t of types) {
+  let first = false;
+  types.forEach((t, i) => {
     if (!MEDIA_ITEM.test(t)) throw malformed(`type: bad return type ${excerpt(t)}`);
     const [base, ...params] = t.toLowerCase().split(';');
     const ext = params.some((p) => p === 'ptype=ext');
-    if ((base === 'jpp-stream' || base === 'image/jpp-stream') && !ext) accepted = true;
-  }
-  return { accepted, types };
+    if ((base === 'jpp-stream' || base === 'image/jpp-stream') && !ext) {
+      if (!accepted && i === 0) first = true;
+      accepted = true;
+    }
+  });
+  return { accepted, first, types };
 }
 
 // 15444-9 C.4.2: fsiz = fx "," fy [ "," round-direction ].

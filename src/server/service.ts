@@ -183,7 +183,10 @@ export class JpipService {
     if (inc.method === 'OPTIONS') return this.empty(204, [['Access-Control-Allow-Methods', 'GET, POST, OPTIONS'], ['Access-Control-Allow-Headers', '*'], ['Access-Control-Max-Age', '86400']]);
     if (inc.method !== 'GET' && inc.method !== 'POST') throw new JpipdError('ERR_METHOD', 'only GET, POST and OPTIONS are served');
     const req = parseRequest(inc.query, inc.body);
-    if (req.type && !req.type.accepted) throw new JpipdError('ERR_TYPE_UNSUPPORTED', 'only jpp-stream is served');
+    if (req.type && !req.type.accepted) {
+      const jpt = req.type.types.some((t) => t.toLowerCase().startsWith('jpt-stream'));
+      throw new JpipdError('ERR_TYPE_UNSUPPORTED', jpt ? 'only jpp-stream is served (no tile data-bins): ask for type=jpp-stream' : 'only jpp-stream is served');
+    }
     if (req.cclose !== undefined) {
       const n = this.sessions.close(req.cclose, req.cid);
       if (n === 0 && req.cclose !== '*') {
@@ -315,6 +318,9 @@ export class JpipService {
     if (granted) headers.push(['JPIP-cnew', `cid=${granted},path=jpip,transport=http`]);
     if (req.qid !== undefined) headers.push(['JPIP-qid', String(req.qid)]);
     if (firstError) headers.push(['JPIP-stream', p.sreq.codestreams.join(',')]);
+    // The client preferred another return type (e.g. jpt-stream) but accepts JPP: say what is served,
+    // as for any request field the server changed (15444-9 D.2).
+    if (req.type && !req.type.first) headers.push(['JPIP-type', 'jpp-stream']);
 
     const model = session ? session.model : new CacheModel();
     if (req.model && !tidMismatch) model.applyStatements(req.model, (item) => expandSampledRanges(item.codestreams, count - 1, 4096));

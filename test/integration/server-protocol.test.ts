@@ -170,7 +170,8 @@ describe('bad input', () => {
   });
 
   it('rejects unsupported return types and methods', async () => {
-    await expect4xx(`${srv.base}/gray257-n6-defprec-l2.j2k?type=jpt-stream`, 415);
+    const jpt = await expect4xx(`${srv.base}/gray257-n6-defprec-l2.j2k?type=jpt-stream`, 415);
+    assert.match(jpt, /jpp-stream/, 'says what to ask for instead');
     await expect4xx(`${srv.base}/gray257-n6-defprec-l2.j2k?fsiz=10,10`, 405, { method: 'DELETE' });
   });
 
@@ -185,6 +186,18 @@ describe('bad input', () => {
     const ok = await fetch(`${srv.base}/gray257-n6-defprec-l2.j2k?fsiz=64,32&len=1000`);
     assert.equal(ok.status, 200);
     await ok.arrayBuffer();
+  });
+
+  it('serves JPP to a client that prefers JPT but accepts JPP, and says so in JPIP-type', async () => {
+    const res = await fetch(`${srv.base}/gray257-n6-defprec-l2.j2k?type=jpt-stream,jpp-stream&fsiz=64,32&len=500`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'image/jpp-stream');
+    assert.equal(res.headers.get('jpip-type'), 'jpp-stream');
+    assert.ok((res.headers.get('access-control-expose-headers') ?? '').includes('JPIP-type'));
+    await res.arrayBuffer();
+    const plain = await fetch(`${srv.base}/gray257-n6-defprec-l2.j2k?type=jpp-stream,jpt-stream&fsiz=64,32&len=500`);
+    assert.equal(plain.headers.get('jpip-type'), null, 'JPP was the first preference: nothing changed');
+    await plain.arrayBuffer();
   });
 
   it('accepts POST with a form body like a query', async () => {

@@ -188,13 +188,13 @@ describe('parseRequest: target and channel fields', () => {
 
   it('type: jpp-stream is accepted unless ptype=ext', () => {
     const t = (v: string) => parseRequest(`type=${v}`).type;
-    assert.deepEqual(t('jpp-stream'), { accepted: true, types: ['jpp-stream'] });
-    assert.deepEqual(t('image/jpp-stream'), { accepted: true, types: ['image/jpp-stream'] });
-    assert.deepEqual(t('JPP-Stream'), { accepted: true, types: ['JPP-Stream'] });
-    assert.deepEqual(t('jpt-stream'), { accepted: false, types: ['jpt-stream'] });
-    assert.deepEqual(t('raw'), { accepted: false, types: ['raw'] });
-    assert.deepEqual(t('jpp-stream;ptype=ext'), { accepted: false, types: ['jpp-stream;ptype=ext'] });
-    assert.deepEqual(t('jpt-stream;ttype=tiles,jpp-stream'), { accepted: true, types: ['jpt-stream;ttype=tiles', 'jpp-stream'] });
+    assert.deepEqual(t('jpp-stream'), { accepted: true, first: true, types: ['jpp-stream'] });
+    assert.deepEqual(t('image/jpp-stream'), { accepted: true, first: true, types: ['image/jpp-stream'] });
+    assert.deepEqual(t('JPP-Stream'), { accepted: true, first: true, types: ['JPP-Stream'] });
+    assert.deepEqual(t('jpt-stream'), { accepted: false, first: false, types: ['jpt-stream'] });
+    assert.deepEqual(t('raw'), { accepted: false, first: false, types: ['raw'] });
+    assert.deepEqual(t('jpp-stream;ptype=ext'), { accepted: false, first: false, types: ['jpp-stream;ptype=ext'] });
+    assert.deepEqual(t('jpt-stream;ttype=tiles,jpp-stream'), { accepted: true, first: false, types: ['jpt-stream;ttype=tiles', 'jpp-stream'] });
     bad('type=', 'type');
     bad('type=jpp%20stream', 'type');
     bad('type=jpp-stream;ptype', 'type');
@@ -367,7 +367,7 @@ describe('sample requests of the notes §1.6', () => {
   const cs0 = [{ from: 0, to: 0 }];
   it('JHelioviewer, newest', () => {
     assert.deepEqual(parseRequest('cnew=http&type=jpp-stream&tid=0&len=512'), {
-      cnew: ['http'], type: { accepted: true, types: ['jpp-stream'] }, tid: '0', len: 512, unknown: [],
+      cnew: ['http'], type: { accepted: true, first: true, types: ['jpp-stream'] }, tid: '0', len: 512, unknown: [],
     });
     assert.deepEqual(parseRequest('cid=C&stream=0&metareq=[*]!!&len=2000000'), {
       cid: 'C', stream: [one(0)], metareq: { groups: [{ props: [star] }], metadataOnly: true }, len: 2000000, unknown: [],
@@ -400,7 +400,7 @@ describe('sample requests of the notes §1.6', () => {
   });
 
   it('webjpip.js', () => {
-    const jpp = { accepted: true, types: ['jpp-stream'] };
+    const jpp = { accepted: true, first: true, types: ['jpp-stream'] };
     assert.deepEqual(parseRequest('type=jpp-stream&stream=0&len=10240&qid=1&cnew=http'), {
       type: jpp, stream: [one(0)], len: 10240, qid: 1, cnew: ['http'], unknown: [],
     });
@@ -419,7 +419,7 @@ describe('sample requests of the notes §1.6', () => {
 
   it('jpip.js', () => {
     assert.deepEqual(parseRequest('len=40000000&metareq=[*]!!&type=jpp-stream&cnew=http&tid=0'), {
-      len: 40000000, metareq: { groups: [{ props: [star] }], metadataOnly: true }, type: { accepted: true, types: ['jpp-stream'] },
+      len: 40000000, metareq: { groups: [{ props: [star] }], metadataOnly: true }, type: { accepted: true, first: true, types: ['jpp-stream'] },
       cnew: ['http'], tid: '0', unknown: [],
     });
     assert.deepEqual(parseRequest('cid=C&fsiz=256,256&roff=0,0&rsiz=256,256&len=40000&context=jpxl<4-4>'), {
@@ -430,7 +430,7 @@ describe('sample requests of the notes §1.6', () => {
   });
 
   it('OpenJPEG opj_viewer', () => {
-    const jpp = { accepted: true, types: ['jpp-stream'] };
+    const jpp = { accepted: true, first: true, types: ['jpp-stream'] };
     assert.deepEqual(parseRequest('target=NAME.jp2&fsiz=640,480&cnew=http-tcp&type=jpp-stream'), {
       target: 'NAME.jp2', fsiz: { fx: 640, fy: 480, round: 'round-down', roundGiven: false }, cnew: ['http-tcp'], type: jpp, unknown: [],
     });
@@ -445,7 +445,7 @@ describe('sample requests of the notes §1.6', () => {
 
   it('kdu_show (Kakadu v6.1), GET and POST', () => {
     assert.deepEqual(parseRequest('stream=0&len=2000&tid=0&type=jpp-stream&cnew=http'), {
-      stream: [one(0)], len: 2000, tid: '0', type: { accepted: true, types: ['jpp-stream'] }, cnew: ['http'], unknown: [],
+      stream: [one(0)], len: 2000, tid: '0', type: { accepted: true, first: true, types: ['jpp-stream'] }, cnew: ['http'], unknown: [],
     });
     const q = 'fsiz=1000,800,round-up&roff=0,0&rsiz=500,400&comps=0-2&stream=0-&layers=4&metareq=%5Bxml_%3A100%2Fw!%5DR3D1!!&len=2000&cid=JPH_1';
     const expected = {
