@@ -3,7 +3,7 @@
  * file holds and how metadata-bin 0 is formed (notes §4.4, §4.5). Reads box headers only.
  */
 import { be, checkRange, type ByteSource } from '../bytes/source.js';
-import { corrupt, unsupported } from '../errors.js';
+import { corrupt, JpipdError, unsupported } from '../errors.js';
 import { listBoxes, typeString } from './box-reader.js';
 import { scanCodestream } from './codestream.js';
 import { compositingLayers, linkedCodestreams } from './links.js';
@@ -86,17 +86,28 @@ export function scanTarget(src: ByteSource): TargetLayout {
     const links = linkedCodestreams(src, boxes);
     return { kind, size, boxes, codestreams: [], codestreamBoxes: [], links, layers: compositingLayers(src, boxes), ...metadataOf(boxes) };
   }
-  const codestreams: CodestreamLayout[] = [];
+  const scanned: Array<CodestreamLayout | JpipdError> = [];
   const codestreamBoxes: BoxRef[] = [];
   for (const b of boxes) {
     if (b.type !== 'jp2c') continue;
     const start = b.offset + b.headerLength;
     checkRange(size, start, b.length - b.headerLength, "'jp2c' box");
-    codestreams.push(scanCodestream(src, start, b.offset + b.length));
+    // In a JPX each codestream stands alone: one that cannot be served fails its own requests only.
+    try {
+      scanned.push(scanCodestream(src, start, b.offset + b.length));
+    } catch (e) {
+      if (kind !== 'jpx' || !(e instanceof JpipdError)) throw e;
+      scanned.push(e);
+    }
     codestreamBoxes.push(b);
   }
-  if (codestreams.length === 0) throw corrupt("no 'jp2c' codestream box");
-  if (kind === 'jp2' && codestreams.length !== 1) throw corrupt(`a JP2 file must have one 'jp2c' box, found ${codestreams.length}`);
+  if (scanned.length === 0) throw corrupt("no 'jp2c' codestream box");
+  if (kind === 'jp2' && scanned.length !== 1) throw corrupt(`a JP2 file must have one 'jp2c' box, found ${scanned.length}`);
+  const good = scanned.find((c): c is CodestreamLayout => !(c instanceof JpipdError));
+  if (!good) throw scanned[0] as JpipdError;
+  const codestreams = scanned.map((c, i) =>
+    c instanceof JpipdError ? { ...good, broken: { code: c.code, message: `codestream ${i}: ${c.message}` }, tileParts: [], offset: codestreamBoxes[i].offset + codestreamBoxes[i].headerLength } : c,
+  );
   const layers = kind === 'jpx' ? { layers: compositingLayers(src, boxes) } : {};
   return { kind, size, boxes, codestreams, codestreamBoxes, ...layers, ...metadataOf(boxes) };
 }

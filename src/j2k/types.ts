@@ -128,6 +128,11 @@ export interface TilePart {
 
 /** Where one codestream lies and what its headers say. */
 export interface CodestreamLayout {
+  /**
+   * Set when this codestream of a JPX cannot be served (its scan failed): the error its requests get.
+   * The other fields are then a placeholder (copied from a servable sibling) and must not be used.
+   */
+  broken?: { code: string; message: string };
   /** File offset of SOC. */
   offset: number;
   /** File offset one past EOC (or the end of the containing box when EOC is absent). */

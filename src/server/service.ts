@@ -297,7 +297,16 @@ export class JpipService {
         continue;
       }
       const plan = planWindow(asked, ref.index);
-      if (plan) this.streams.ready(ref, plan.topLevel);
+      if (plan) {
+        try {
+          this.streams.ready(ref, plan.topLevel);
+        } catch (e) {
+          // A codestream whose packets cannot be indexed (corrupt PLT or packet headers) fails alone.
+          if (!(e instanceof JpipdError) || asked.codestreams.length === 1) throw e;
+          firstError ??= new JpipdError(e.code, `codestream ${cs}: ${e.message}`);
+          continue;
+        }
+      }
       refs.set(cs, ref);
       plans.set(cs, plan);
       codestreams.push(cs);

@@ -21,6 +21,9 @@ export class Wait {
   constructor(readonly promise: Promise<unknown>) {}
 }
 
+/** Errors that belong to the image itself (not to a request or the machine): remembered per index. */
+const IMAGE_FAULTS = new Set<string>(['ERR_IMAGE_CORRUPT', 'ERR_IMAGE_UNSUPPORTED', 'ERR_IMAGE_LIMIT']);
+
 /** Most bytes (PLT lists, or packet data whose headers are decoded) a front end reads itself to index new levels (about a millisecond of work). */
 export const INLINE_INDEX_BYTES = 256 * 1024;
 
@@ -97,14 +100,23 @@ export class Streams {
   /** Makes sure levels 0..upTo of `ref` are indexed: here when cheap, else by the pool (throws Wait). */
   ready(ref: StreamRef, upTo: number): void {
     if (ref.index.ready(upTo)) return;
-    if (ref.index.buildBytes <= this.inlineIndexBytes) ref.index.ensure(upTo);
-    else throw new Wait(this.indexInPool(ref, upTo));
+    const failed = ref.index.shared.failure();
+    if (failed) throw new JpipdError(failed, 'this codestream cannot be indexed');
+    if (ref.index.buildBytes > this.inlineIndexBytes) throw new Wait(this.indexInPool(ref, upTo));
+    try {
+      ref.index.ensure(upTo);
+    } catch (e) {
+      if (e instanceof JpipdError && IMAGE_FAULTS.has(e.code)) ref.index.shared.fail(e.code);
+      throw e;
+    }
   }
 
   private locate(target: OpenFile, cs: number): StreamRef {
     const links = target.layout.links;
     if (!links) {
-      if (!target.layout.codestreams[cs]) throw new JpipdError('ERR_INTERNAL', `no codestream ${cs}`);
+      const layout = target.layout.codestreams[cs];
+      if (!layout) throw new JpipdError('ERR_INTERNAL', `no codestream ${cs}`);
+      if (layout.broken) throw fromErrorData(errorData(layout.broken.code, layout.broken.message));
       return { file: target, index: this.view(target, cs) };
     }
     const link = links[cs];
@@ -147,7 +159,11 @@ export class Streams {
     if (!p) {
       const { root, cacheDir } = this.catalog;
       p = this.pool.index({ kind: 'index', abs: f.abs, rel: f.rel, root, cacheDir, stamp: f.stamp, cs, upTo, sab: ref.index.shared.sab }).then((r) => {
-        if (!r.ok) throw fromErrorData(r.error);
+        if (!r.ok) {
+          // A broken image is broken for every thread: mark its table so no one builds it again.
+          if (IMAGE_FAULTS.has(r.error.code)) ref.index.shared.fail(r.error.code);
+          throw fromErrorData(r.error);
+        }
       });
       this.pendingIndexes.set(key, p);
       p.then(
