@@ -20,6 +20,11 @@ export const CB_HT_MIXED = 0x80;
 
 /** Most code-blocks one precinct may have (all its subbands): bounds the state one packet creates. */
 export const MAX_CODEBLOCKS_PER_PRECINCT = 1 << 20;
+/**
+ * Most code-blocks whose header state may be held at once (~35 bytes each): in layer-major orders
+ * every precinct of a tile is open from its layer 0 to its last layer.
+ */
+export const MAX_OPEN_CODEBLOCKS = 1 << 22;
 /** Largest zero bit-plane count accepted (a Part 1 code-block has at most 38 + 37 magnitude bit-planes). */
 const MAX_ZERO_BITPLANES = 74;
 /** Largest length-field width: Lblock + floor(log2(passes)) (a segment length fits in 32 bits). */
@@ -251,10 +256,17 @@ export interface PacketCoding {
  */
 export class TilePacketHeaders {
   private readonly states = new Map<number, PrecinctState>();
+  /** Code-blocks of the open precinct states. */
+  private openBlocks = 0;
   private readonly bases: number[][];
   private readonly bits: BitReader;
 
-  constructor(private readonly tile: TileGeometry, private readonly coding: PacketCoding, src: ByteSource) {
+  constructor(
+    private readonly tile: TileGeometry,
+    private readonly coding: PacketCoding,
+    src: ByteSource,
+    private readonly maxOpenBlocks = MAX_OPEN_CODEBLOCKS,
+  ) {
     this.bits = new BitReader(src);
     let first = 0;
     this.bases = tile.components.map((tc) => {
@@ -288,6 +300,8 @@ export class TilePacketHeaders {
     if (!st) {
       if (l !== 0) throw corrupt(`packet of layer ${l} before layer 0 of its precinct`);
       st = newPrecinctState(tc, r, p);
+      this.openBlocks += st.lblock.length;
+      if (this.openBlocks > this.maxOpenBlocks) throw overLimit(`packet headers of tile ${this.tile.t} need state for more than ${this.maxOpenBlocks} code-blocks at once`);
       this.states.set(key, st);
     }
     let body = 0;
@@ -297,7 +311,10 @@ export class TilePacketHeaders {
       if (hdrEnd + 2 > end || b.peek(hdrEnd) !== 0xff || b.peek(hdrEnd + 1) !== 0x92) throw corrupt('a packet header is not followed by EPH');
       hdrEnd += 2;
     }
-    if (l === this.tile.layers - 1) this.states.delete(key);
+    if (l === this.tile.layers - 1) {
+      this.states.delete(key);
+      this.openBlocks -= st.lblock.length;
+    }
     const total = hdrEnd - pos + body;
     if (pos + total > end) throw corrupt('a packet runs past the end of its tile-part');
     return total;

@@ -280,3 +280,17 @@ test('PLT-coded length lists round-trip', () => {
   decodePltLengths(encodePltLengths(lens), (n) => void out.push(n));
   assert.deepEqual(out, lens);
 });
+
+test('the header state held at once is bounded (layer-major orders open every precinct)', () => {
+  const src = new BufferSource(load('gray1000-lrcp-noplt.j2k'));
+  const cs = scanTarget(src).codestreams[0];
+  const tile = tileGeometry(cs, 0);
+  const order = packetOrder(tile);
+  const walk = (max: number): void => {
+    const h = new TilePacketHeaders(tile, cs.cod, src, max);
+    let pos = cs.tileParts[0].dataOffset;
+    for (let n = 0; n < order.length; n++) pos += h.packetLength(pos, cs.tileParts[0].dataEnd, order.layer[n], order.resolution[n], order.component[n], order.precinct[n]);
+  };
+  walk(1 << 22);
+  assert.throws(() => walk(100), (e: unknown) => e instanceof JpipdError && e.code === 'ERR_IMAGE_LIMIT' && /code-blocks at once/.test(e.message));
+});
