@@ -57,6 +57,18 @@ opj gray1000x700.pgm "$FIX/gray1000-poc-noplt.j2k" -c "$P64" -r "$L4" -POC 'T1=0
 opj rgb640x480.ppm "$FIX/rgb640-mct-rlcp-noplt.j2k" -p RLCP -c '[64,64],[32,32]' -r 60,20,5
 opj gray257x129.pgm "$FIX/gray257-sop-eph-lrcp-noplt.j2k" -SOP -EPH -p LRCP -c '[32,32]' -r 20,5,1
 
+echo "packed packet headers (moved out by scripts/make-packed-headers.ts; must decode like their source):"
+packed() {
+  local from="$1" to="$2" mode="$3" ext="$4"
+  (cd "$ROOT" && node --import tsx scripts/make-packed-headers.ts "$FIX/$from" "$FIX/$to" "$mode")
+  opj_decompress -i "$FIX/$from" -o "$TMP/a.$ext" >/dev/null 2>&1
+  opj_decompress -i "$FIX/$to" -o "$TMP/b.$ext" >/dev/null 2>&1
+  cmp -s "$TMP/a.$ext" "$TMP/b.$ext" || { echo "$to does not decode like $from" >&2; exit 1; }
+}
+packed gray1000-t512-tpr-noplt.j2k gray1000-t512-tpr-ppt.j2k ppt pgm
+packed gray1000-t512-tpr-noplt.j2k gray1000-t512-tpr-ppm.j2k ppm pgm
+packed gray257-sop-eph-lrcp-noplt.j2k gray257-sop-eph-ppm.j2k ppm pgm
+
 echo "code-block styles (PLT kept: the packet-header test checks its lengths against PLT):"
 # -M 1: selective arithmetic-coding bypass; 5: bypass + termination on each pass; 4: termination on
 # each pass; 3 layers so that contributions start and end inside codeword segments.

@@ -279,6 +279,8 @@ export class TilePacketHeaders {
 
   /** Bytes of the SOP marker segment in front of the last packet decoded (0 or 6). */
   sop = 0;
+  /** Bytes of the last packet's header (EPH included, SOP not): the body follows it. */
+  headerBytes = 0;
 
   /** Precincts whose state is held (all layers not yet seen). */
   get open(): number {
@@ -315,6 +317,7 @@ export class TilePacketHeaders {
       this.states.delete(key);
       this.openBlocks -= st.lblock.length;
     }
+    this.headerBytes = hdrEnd - pos - this.sop;
     const total = hdrEnd - pos + body;
     if (pos + total > end) throw corrupt('a packet runs past the end of its tile-part');
     return total;

@@ -19,7 +19,8 @@ const fails = (code: ErrorCode) => (e: unknown) => e instanceof JpipdError && e.
 const scanRaw = (bytes: Uint8Array): CodestreamLayout => scanCodestream(new BufferSource(bytes), 0, bytes.length);
 
 /** Fixtures that must scan, and those that must be refused. */
-const REFUSED = new Set(['gray257-truncated.j2k', 'corrupt-boxlen.jp2', 'two-jp2c.jp2']);
+const PACKED = ['gray1000-t512-tpr-ppt.j2k', 'gray1000-t512-tpr-ppm.j2k', 'gray257-sop-eph-ppm.j2k'];
+const REFUSED = new Set([...PACKED, 'gray257-truncated.j2k', 'corrupt-boxlen.jp2', 'two-jp2c.jp2']);
 const GOOD = readdirSync(FIX).filter((f) => /\.(j2k|jp2|jpx)$/.test(f) && !REFUSED.has(f)).sort();
 
 /** Wraps a ByteSource and records the reads made through it. */
@@ -197,6 +198,12 @@ test('scanning reads headers only, in bounded pieces', () => {
   scanTarget(src);
   assert.ok(src.largest <= 65535, `largest read ${src.largest}`);
   assert.ok(src.bytes < bytes.length / 20, `read ${src.bytes} of ${bytes.length} bytes`);
+});
+
+test('packed packet headers (PPT, PPM) are refused as unsupported, by name', () => {
+  for (const name of PACKED) {
+    assert.throws(() => scanRaw(load(name)), (e: unknown) => e instanceof JpipdError && e.code === 'ERR_IMAGE_UNSUPPORTED' && /unsupported: PP[MT] packed packet headers/.test(e.message), name);
+  }
 });
 
 test('refused fixtures: truncation is corrupt; files without PLT and with SOP scan', () => {
