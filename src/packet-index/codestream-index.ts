@@ -34,6 +34,8 @@ export class CodestreamIndex {
     sab: SharedArrayBuffer,
     private readonly lockWaitMs = DEFAULT_LOCK_TIMEOUT_MS,
     private readonly learnt?: LearntLengths,
+    /** Called inside publishLevels while the write lock is held (fault-injection tests). */
+    private readonly inPublish?: () => void,
   ) {
     this.shared = SharedPacketIndex.attach(sab);
   }
@@ -95,6 +97,7 @@ export class CodestreamIndex {
     this.shared.publishLevels(
       top + 1,
       (allOffsets, allLengths) => {
+        this.inPublish?.();
         allOffsets.set(recs.offsets, recs.firstSlot);
         allLengths.set(recs.lengths, recs.firstSlot);
       },

@@ -25,6 +25,10 @@ export interface RegistryStats {
   indexBytes: number;
   budgetBytes: number;
   evictions: number;
+  /** Tables failed because the thread holding their write lock ended. */
+  recovered: number;
+  /** Failed tables replaced by fresh ones. */
+  replaced: number;
 }
 
 interface Entry {
@@ -42,6 +46,8 @@ export class IndexRegistry implements IndexTables {
   private readonly entries = new Map<string, Entry>();
   private indexBytes = 0;
   private evictions = 0;
+  private recovered = 0;
+  private replaced = 0;
   /** Called with the key of every version dropped (threads drop their views of its tables). */
   onEvict: (key: string) => void = () => {};
 
@@ -57,7 +63,16 @@ export class IndexRegistry implements IndexTables {
   }
 
   table(key: string, cs: number, slots: number): SharedArrayBuffer {
-    const found = this.entries.get(key)?.tables.get(cs);
+    let found = this.entries.get(key)?.tables.get(cs);
+    if (found && SharedPacketIndex.attach(found).failure() === 'ERR_INTERNAL') {
+      // Failed by a thread that died holding its lock (recoverThread): start a fresh table.
+      const e = this.entry(key);
+      e.tables.delete(cs);
+      e.bytes -= found.byteLength;
+      this.indexBytes -= found.byteLength;
+      this.replaced++;
+      found = undefined;
+    }
     if (found) {
       if (SharedPacketIndex.attach(found).slotCount !== Math.max(1, slots)) throw new JpipdError('ERR_INTERNAL', `index table ${cs} of an image asked with another size`);
       this.entry(key).lastUsed = Date.now();
@@ -95,6 +110,24 @@ export class IndexRegistry implements IndexTables {
     return this.entries.get(key)?.refs ?? 0;
   }
 
+  /**
+   * A thread ended: every table whose write lock it held is marked failed (lock-free), so no one waits
+   * on that lock again; the next table() call for it starts a fresh one and the levels are indexed
+   * again. Returns the number of tables failed. (A live thread's lock is never taken over: the check
+   * is by the dead thread's id, which Node never reuses within a process.)
+   */
+  recoverThread(threadId: number): number {
+    let n = 0;
+    for (const e of this.entries.values()) {
+      for (const sab of e.tables.values()) {
+        const idx = SharedPacketIndex.attach(sab);
+        if (idx.lock.writerThreadId() === threadId && idx.fail('ERR_INTERNAL')) n++;
+      }
+    }
+    this.recovered += n;
+    return n;
+  }
+
   /** Drops unreferenced versions, least recently used first, while over budget (never `keep`). */
   private enforceBudget(keep?: string): void {
     if (this.indexBytes <= this.budgetBytes) return;
@@ -110,6 +143,6 @@ export class IndexRegistry implements IndexTables {
 
   /** Current numbers. */
   stats(): RegistryStats {
-    return { images: this.entries.size, indexBytes: this.indexBytes, budgetBytes: this.budgetBytes, evictions: this.evictions };
+    return { images: this.entries.size, indexBytes: this.indexBytes, budgetBytes: this.budgetBytes, evictions: this.evictions, recovered: this.recovered, replaced: this.replaced };
   }
 }

@@ -12,6 +12,8 @@ export interface FaultPlan {
   throwOnTask?: Int32Array;
   /** Tasks that allocate until the worker's heap limit ends it. */
   oomOnTask?: Int32Array;
+  /** Index tasks that end their worker while it holds the index write lock (inside publishLevels). */
+  exitInPublish?: Int32Array;
 }
 
 /** Makes a countdown word for a FaultPlan. */
@@ -26,10 +28,14 @@ function take(word: Int32Array | undefined): boolean {
   return word !== undefined && Atomics.sub(word, 0, 1) > 0;
 }
 
-/** Called by the worker at the injection point; does nothing unless the pool was built with a plan. */
-export function maybeInjectFault(data: unknown): void {
+/** Called by the worker at an injection point; does nothing unless the pool was built with a plan. */
+export function maybeInjectFault(data: unknown, point: 'task' | 'publish' = 'task'): void {
   const plan = (data as { faults?: FaultPlan } | null | undefined)?.faults;
   if (!plan) return;
+  if (point === 'publish') {
+    if (take(plan.exitInPublish)) process.exit(71);
+    return;
+  }
   if (take(plan.exitOnTask)) process.exit(70);
   if (take(plan.throwOnTask)) throw new Error('injected fault');
   if (take(plan.oomOnTask)) {

@@ -24,6 +24,11 @@ export interface PoolOptions {
   retries?: number;
   /** Tasks waiting for a worker beyond which new ones are refused with ERR_BUSY. */
   maxQueue?: number;
+  /**
+   * Called with the threadId of every pool thread that ends (crash, exit, idle timeout), so locks it
+   * may have died holding can be recovered (packet-index/registry.ts recoverThread).
+   */
+  onThreadGone?: (threadId: number) => void;
 }
 
 /** Default bound on tasks waiting for a worker. */
@@ -75,7 +80,10 @@ export class WorkerPool {
           workerData: { faults: this.opts.faults },
           maxQueue: this.maxQueue,
           resourceLimits: this.opts.maxOldGenerationSizeMb ? { maxOldGenerationSizeMb: this.opts.maxOldGenerationSizeMb } : undefined,
-        }).on('workerCreate', afterWorkerStart)),
+        }).on('workerCreate', () => {
+          afterWorkerStart();
+          this.watchThreads();
+        })),
     );
     return this.piscina;
   }
@@ -90,6 +98,23 @@ export class WorkerPool {
         if (attempt >= this.retries) throw e;
         this.retried++;
       }
+    }
+  }
+
+  private readonly watched = new WeakSet<object>();
+
+  /**
+   * Tells onThreadGone when each pool thread exits, with the threadId it had (Piscina's own
+   * workerDestroy event comes after the thread is gone and its id reads -1).
+   */
+  private watchThreads(): void {
+    const gone = this.opts.onThreadGone;
+    if (!gone || !this.live) return;
+    for (const w of this.live.threads) {
+      if (this.watched.has(w)) continue;
+      this.watched.add(w);
+      const id = w.threadId;
+      w.once('exit', () => gone(id));
     }
   }
 

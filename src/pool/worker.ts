@@ -10,6 +10,7 @@ import { FileCache } from '../io/file-source.js';
 import { LengthsFile } from '../io/lengths-cache.js';
 import { loadTarget, stampOf, type LoadedTarget } from '../io/targets.js';
 import { CodestreamIndex } from '../packet-index/codestream-index.js';
+import { SharedPacketIndex } from '../packet-index/shared-index.js';
 import { maybeInjectFault } from './faults.js';
 import type { IndexResult, IndexTask, OpenResult, OpenTask, Task } from './messages.js';
 
@@ -50,7 +51,7 @@ function runIndex(task: IndexTask): IndexResult {
     const layout = t.layout.codestreams[task.cs];
     if (!layout) throw new JpipdError('ERR_INTERNAL', `no codestream ${task.cs}`);
     const learnt = task.cacheDir ? new LengthsFile(task.cacheDir, task.rel, t.stamp, task.cs) : undefined;
-    new CodestreamIndex(layout, files.get(task.abs, t.stamp), task.sab, undefined, learnt).ensure(task.upTo);
+    new CodestreamIndex(layout, files.get(task.abs, t.stamp), task.sab, undefined, learnt, () => maybeInjectFault(workerData, 'publish')).ensure(task.upTo);
     return { ok: true };
   } catch (e) {
     return { ok: false, error: toErrorData(e) };
@@ -61,6 +62,9 @@ function runIndex(task: IndexTask): IndexResult {
 export default function run(task: Task): OpenResult | IndexResult {
   maybeInjectFault(workerData);
   const r = task.kind === 'open' ? runOpen(task) : runIndex(task);
-  if (!r.ok && r.error.code === 'ERR_INTERNAL') throw new Error(r.error.message);
+  // A table failed because a thread died holding its lock is not retried here: the front end takes a
+  // fresh table and asks again.
+  const recovered = task.kind === 'index' && SharedPacketIndex.attach(task.sab).failure() === 'ERR_INTERNAL';
+  if (!r.ok && r.error.code === 'ERR_INTERNAL' && !recovered) throw new Error(r.error.message);
   return r;
 }

@@ -193,6 +193,9 @@ export class FrontEnds {
     };
     const worker = startWorker(data, transfer, this.opts.frontYoungGenerationMb ?? DEFAULT_FRONT_YOUNG_MB);
     worker.once('online', afterWorkerStart);
+    // A front end indexes small levels itself: if it ever dies holding an index write lock, free it.
+    const tid = worker.threadId;
+    worker.once('exit', () => this.h.registry.recoverThread(tid));
     const front: Front = { index, worker, elu: 0 };
     await new Promise<void>((resolve, reject) => {
       worker.once('error', reject);

@@ -104,8 +104,9 @@ export function createHarness(opts: ServerOptions): Harness {
   const settings = serviceSettings(opts);
   const threads = Math.max(1, opts.threads ?? availableParallelism());
   const memory = sharedMemory(opts.readCacheBytes);
-  const pool = new WorkerPool({ threads: opts.poolThreads, faults: opts.faults, maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024 });
   const registry = new IndexRegistry(opts.indexBudgetBytes);
+  // A pool thread that died holding an index write lock must not leave it held (index-layout.md).
+  const pool = new WorkerPool({ threads: opts.poolThreads, faults: opts.faults, maxOldGenerationSizeMb: opts.workerHeapMb ?? 1024, onThreadGone: (t) => registry.recoverThread(t) });
   const service = new JpipService({ ...settings, pool, tables: registry, frontEnd: 0, arena: arenaIn(memory) });
   registry.onEvict = (key) => service.streams.dropVersion(key);
   return {

@@ -101,6 +101,8 @@ export class Streams {
   ready(ref: StreamRef, upTo: number): void {
     if (ref.index.ready(upTo)) return;
     const failed = ref.index.shared.failure();
+    // ERR_INTERNAL: a thread died holding this table's lock; asked again, view() gets a fresh table.
+    if (failed === 'ERR_INTERNAL') throw new Wait(Promise.resolve());
     if (failed) throw new JpipdError(failed, 'this codestream cannot be indexed');
     if (ref.index.buildBytes > this.inlineIndexBytes) throw new Wait(this.indexInPool(ref, upTo));
     try {
@@ -141,6 +143,7 @@ export class Streams {
       this.views.set(file, list);
     }
     let v = list[cs];
+    if (v && v.shared.failure() === 'ERR_INTERNAL') v = undefined; // see ready(): take the fresh table
     if (!v) {
       const layout = file.layout.codestreams[cs];
       const dir = this.catalog.cacheDir;
@@ -160,6 +163,9 @@ export class Streams {
       const { root, cacheDir } = this.catalog;
       p = this.pool.index({ kind: 'index', abs: f.abs, rel: f.rel, root, cacheDir, stamp: f.stamp, cs, upTo, sab: ref.index.shared.sab }).then((r) => {
         if (!r.ok) {
+          // The table was failed under the task (its worker died holding the lock): run the request
+          // again, on a fresh table.
+          if (r.error.code === 'ERR_INTERNAL' && ref.index.shared.failure() === 'ERR_INTERNAL') return;
           // A broken image is broken for every thread: mark its table so no one builds it again.
           if (IMAGE_FAULTS.has(r.error.code)) ref.index.shared.fail(r.error.code);
           throw fromErrorData(r.error);

@@ -45,4 +45,33 @@ describe('worker replacement', () => {
       }
     });
   }
+
+  it('a worker that dies holding the index write lock (inside publishLevels) is recovered: the table is failed and rebuilt', async () => {
+    const faulty = await startTestServer({ faults: { exitInPublish: countdown(1) }, ...poolOnly });
+    const healthy = await startTestServer();
+    try {
+      const fields = { fsiz: '1000,700', roff: '300,200', rsiz: '300,200', len: 5000 };
+      const a = new JpipSession(faulty.base, 'gray1000-lrcp-p64-l4.j2k');
+      const b = new JpipSession(healthy.base, 'gray1000-lrcp-p64-l4.j2k');
+      await a.open({ len: 0 });
+      await b.open({ len: 0 });
+      const t0 = performance.now();
+      const ra = await a.fetchWindow(fields);
+      const ms = performance.now() - t0;
+      await b.fetchWindow(fields);
+      assert.ok(ra.every((r) => r.status === 200), `statuses ${ra.map((r) => r.status)}`);
+      assert.deepEqual(binBytes(a), binBytes(b), 'the same bytes as a server that never failed');
+      const st = faulty.registry.stats();
+      assert.equal(st.recovered, 1, "the dead writer's table was failed");
+      assert.equal(st.replaced, 1, 'and replaced by a fresh one');
+      // Without recovery every later request would wait on a lock no one will release (10 s per try).
+      assert.ok(ms < 8000, `the window took ${ms.toFixed(0)} ms`);
+      await a.close();
+      await b.close();
+    } finally {
+      await faulty.stop();
+      await healthy.stop();
+    }
+  });
 });
+
