@@ -4,7 +4,7 @@
  * Every request is self-contained: nothing is inherited from an earlier request.
  */
 import type { ServeRequest } from './engine.js';
-import { expandSampledRanges } from './ranges.js';
+import { expandSampledRanges, namesPast } from './ranges.js';
 import type { JpipRequest } from './request.js';
 
 /** Most codestreams one request may name (the paper's clients ask 15 frames at a time). */
@@ -43,4 +43,14 @@ export function toServeRequest(req: JpipRequest, count: number, layers?: number[
     metadataOnly: req.metareq?.metadataOnly ?? false,
     metareq: req.metareq,
   };
+}
+
+/**
+ * True when `stream` or a `context=jpxl<…>` names a codestream (compositing layer) past the target's
+ * last: those are left out of the answer, which says so in JPIP-stream.
+ */
+export function namesPastEnd(req: JpipRequest, count: number, layers?: number[][]): boolean {
+  if (req.stream && namesPast(req.stream, count - 1)) return true;
+  const maxLayer = layers && layers.length > 0 ? layers.length - 1 : count - 1;
+  return (req.context ?? []).some((ctx) => ctx.kind === 'jpxl' && namesPast(ctx.layers, maxLayer));
 }

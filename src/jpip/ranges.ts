@@ -110,3 +110,21 @@ export function expandSampledRanges(ranges: readonly (UintRange | SampledRange)[
   }
   return out;
 }
+
+/** Sorted distinct numbers as a JPIP range list, e.g. [0, 1, 2, 5] → "0-2,5" (15444-9 C.4.5 form). */
+export function formatRanges(nums: readonly number[]): string {
+  const v = [...new Set(nums)].sort((a, b) => a - b);
+  const out: string[] = [];
+  for (let i = 0; i < v.length; ) {
+    let j = i;
+    while (j + 1 < v.length && v[j + 1] === v[j] + 1) j++;
+    out.push(j === i ? String(v[i]) : `${v[i]}-${v[j]}`);
+    i = j + 1;
+  }
+  return out.join(',');
+}
+
+/** True when some range names a value past `max` (an open range `n-` never does once n ≤ max). */
+export function namesPast(ranges: readonly UintRange[], max: number): boolean {
+  return ranges.some((r) => r.from > max || (r.to !== null && r.to > max));
+}

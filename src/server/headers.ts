@@ -7,7 +7,7 @@
 export const JPP_CONTENT_TYPE = 'image/jpp-stream';
 
 /** Every JPIP response header jpipd may send (exposed to browser scripts). */
-export const JPIP_HEADERS = ['JPIP-cnew', 'JPIP-tid', 'JPIP-qid', 'JPIP-fsiz', 'JPIP-roff', 'JPIP-rsiz', 'JPIP-layers', 'JPIP-len', 'JPIP-stream', 'JPIP-comps', 'JPIP-type'];
+export const JPIP_HEADERS = ['JPIP-cnew', 'JPIP-tid', 'JPIP-qid', 'JPIP-fsiz', 'JPIP-roff', 'JPIP-rsiz', 'JPIP-layers', 'JPIP-len', 'JPIP-stream', 'JPIP-comps', 'JPIP-type', 'JPIP-quality'];
 
 /** CORS headers for every response. */
 export function corsHeaders(): Array<[string, string]> {

@@ -8,14 +8,14 @@
  * Responses are produced in pieces in the thread's arena: the first now, the rest as the transport
  * drains them. JPIP response headers follow 15444-9 D.2.
  */
-import { ERROR_CODES, JpipdError, type ErrorCode } from '../errors.js';
+import { ERROR_CODES, JpipdError, malformed, type ErrorCode } from '../errors.js';
 import { Catalog, INLINE_BUDGET, type OpenFile } from '../io/catalog.js';
 import type { LoadBudget } from '../io/targets.js';
 import { CacheModel } from '../jpip/cache-model.js';
 import { Arena, DEFAULT_MAX_RESPONSE_BYTES, Response, UndoLog, type CodestreamAccess, type ServeRequest, type TargetAccess } from '../jpip/engine.js';
-import { toServeRequest } from '../jpip/normalize.js';
+import { namesPastEnd, toServeRequest } from '../jpip/normalize.js';
 import { planWindow, type WindowPlan } from '../jpip/plan.js';
-import { expandSampledRanges } from '../jpip/ranges.js';
+import { expandSampledRanges, formatRanges, namesPast } from '../jpip/ranges.js';
 import { parseRequest, type JpipRequest } from '../jpip/request.js';
 import { channelOwner, DEFAULT_SESSION_LIMITS, SessionTable, type Session, type SessionLimits } from '../jpip/sessions.js';
 import type { IndexTables } from '../packet-index/registry.js';
@@ -94,6 +94,10 @@ interface Prepared {
   plans: Map<number, WindowPlan | undefined>;
   /** The first per-frame error (its frame is left out), if any. */
   firstError?: JpipdError;
+  /** Codestreams named by the request were left out (errors, or past the last one): JPIP-stream. */
+  streamChanged: boolean;
+  /** The components served when the request named some past the last (JPIP-comps), else null. */
+  compsServed: string | null;
 }
 
 /** A short, stable, URL-safe target id: a digest of (path, size, mtime) — never a server path. */
@@ -312,7 +316,20 @@ export class JpipService {
       codestreams.push(cs);
     }
     if (firstError && codestreams.length === 0) throw firstError;
-    return { file, count, sreq: { ...asked, codestreams }, refs, plans, firstError };
+    if (codestreams.length === 0 && (req.stream || req.context)) {
+      throw malformed(`no such codestream: the target has ${count} (0-${count - 1})`);
+    }
+    // Named codestreams past the last one are not served: say which were (15444-9 D.2, JPIP-stream).
+    const pastEnd = namesPastEnd(req, count, layout.layers);
+    // Components likewise (JPIP-comps), checked against the first codestream served.
+    let compsServed: string | null = null;
+    const Csiz = codestreams.length > 0 ? refs.get(codestreams[0])?.index.layout.siz.Csiz : undefined;
+    if (req.comps && Csiz !== undefined) {
+      const valid = expandSampledRanges(req.comps, Csiz - 1, Csiz);
+      if (valid.length === 0) throw malformed(`comps: no such component (the image has ${Csiz})`);
+      if (namesPast(req.comps, Csiz - 1)) compsServed = formatRanges(valid);
+    }
+    return { file, count, sreq: { ...asked, codestreams }, refs, plans, firstError, streamChanged: firstError !== undefined || pastEnd, compsServed };
   }
 
   /** Headers, model statements and the response, once everything is prepared and the channel exists. */
@@ -326,7 +343,7 @@ export class JpipService {
     if (req.tid !== undefined || granted) headers.push(['JPIP-tid', tid]);
     if (granted) headers.push(['JPIP-cnew', `cid=${granted},path=jpip,transport=http`]);
     if (req.qid !== undefined) headers.push(['JPIP-qid', String(req.qid)]);
-    if (firstError) headers.push(['JPIP-stream', p.sreq.codestreams.join(',')]);
+    if (p.streamChanged) headers.push(['JPIP-stream', p.sreq.codestreams.join(',')]);
     // The client preferred another return type (e.g. jpt-stream) but accepts JPP: say what is served,
     // as for any request field the server changed (15444-9 D.2).
     if (req.type && !req.type.first) headers.push(['JPIP-type', 'jpp-stream']);
@@ -420,6 +437,9 @@ export class JpipService {
       if (s.rsiz[0] !== rx || s.rsiz[1] !== ry) headers.push(['JPIP-rsiz', `${s.rsiz[0]},${s.rsiz[1]}`]);
       if (sreq.layers !== undefined && s.layers < sreq.layers) headers.push(['JPIP-layers', String(s.layers)]);
     }
+    if (p.compsServed !== null) headers.push(['JPIP-comps', p.compsServed]);
+    // quality= is not honoured (layers and len are): say so with -1 (15444-9 C.5.4, D.2).
+    if (req.quality !== undefined) headers.push(['JPIP-quality', '-1']);
     // 15444-9 D.2.8: when the budget was too small for the progress owed, say what was used.
     if (response.done && sreq.len !== undefined && sreq.len > 0 && response.messageBytes > sreq.len) headers.push(['JPIP-len', String(response.messageBytes)]);
     // Like esajpip: compress the metadata-heavy responses (metareq) when the client accepts gzip;

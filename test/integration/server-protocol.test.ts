@@ -188,6 +188,29 @@ describe('bad input', () => {
     await ok.arrayBuffer();
   });
 
+  it('reports changed fields: streams and components past the last, quality not honoured', async () => {
+    const get = async (q: string): Promise<Response> => {
+      const r = await fetch(`${srv.base}/${q}`);
+      await r.arrayBuffer();
+      return r;
+    };
+    const comps = await get('rgb96.jp2?fsiz=96,64&len=100&comps=1-5');
+    assert.equal(comps.status, 200);
+    assert.equal(comps.headers.get('jpip-comps'), '1-2');
+    assert.equal((await get('rgb96.jp2?fsiz=96,64&len=100&comps=0-2')).headers.get('jpip-comps'), null, 'nothing changed');
+    assert.equal((await get('rgb96.jp2?fsiz=96,64&len=100&comps=7')).status, 400);
+    const streams = await get('frames3-128.jpx?fsiz=128,128&len=100&stream=1-9');
+    assert.equal(streams.status, 200);
+    assert.equal(streams.headers.get('jpip-stream'), '1,2');
+    assert.equal((await get('frames3-128.jpx?fsiz=128,128&len=100&context=jpxl<2-7>')).headers.get('jpip-stream'), '2');
+    assert.equal((await get('frames3-128.jpx?fsiz=128,128&len=100&stream=1-')).headers.get('jpip-stream'), null, 'an open range is not past the end');
+    assert.equal((await get('rgb96.jp2?fsiz=96,64&len=100&stream=3')).status, 400);
+    assert.equal((await get('rgb96.jp2?fsiz=96,64&len=100&quality=50')).headers.get('jpip-quality'), '-1');
+    const tcp = await get('rgb96.jp2?cnew=http-tcp&fsiz=96,64&len=100');
+    assert.equal(tcp.status, 200);
+    assert.equal(tcp.headers.get('jpip-cnew'), null, 'http-tcp is not granted: no channel, no error');
+  });
+
   it('serves JPP to a client that prefers JPT but accepts JPP, and says so in JPIP-type', async () => {
     const res = await fetch(`${srv.base}/gray257-n6-defprec-l2.j2k?type=jpt-stream,jpp-stream&fsiz=64,32&len=500`);
     assert.equal(res.status, 200);
