@@ -11,6 +11,7 @@ import { JsonLog, LOG_LEVELS, type LogLevel } from './log.js';
 const USAGE = `usage:
   jpipd serve --root DIR [--host 127.0.0.1] [--port 8090] [--threads N] [--min-threads 1]
               [--pool-threads N] [--cache-dir DIR] [--index-budget-mb 512] [--session-idle-s 300]
+              [--max-sessions 10000] [--max-sessions-per-client 1000]
               [--keep-alive-s 10] [--read-cache-mb 8] [--log-level info]
   jpipd index DIR [--cache-dir DIR]
   jpipd movie --out MOVIE.jpx [--sort name|date] [--absolute | --embed] [--force] FRAME|FOLDER|GLOB...
@@ -41,6 +42,8 @@ async function serve(argv: string[]): Promise<number> {
     'cache-dir': 'value',
     'index-budget-mb': 'value',
     'session-idle-s': 'value',
+    'max-sessions': 'value',
+    'max-sessions-per-client': 'value',
     'log-level': 'value',
     'keep-alive-s': 'value',
     'read-cache-mb': 'value',
@@ -57,6 +60,8 @@ async function serve(argv: string[]): Promise<number> {
   const cacheDir = path.resolve(stringOption(args, 'cache-dir', defaultCacheDir()));
   const budget = intOption(args, 'index-budget-mb', 512, 1, 1 << 20) * 1024 * 1024;
   const idle = intOption(args, 'session-idle-s', 300, 1, 86400);
+  const maxSessions = intOption(args, 'max-sessions', 10_000, 1, 1_000_000);
+  const perClient = intOption(args, 'max-sessions-per-client', 1_000, 1, 1_000_000);
   const keepAlive = intOption(args, 'keep-alive-s', 10, 10, 86400);
   const readCacheMb = intOption(args, 'read-cache-mb', 8, 0, 1 << 16);
   const level = stringOption(args, 'log-level', 'info');
@@ -77,6 +82,7 @@ async function serve(argv: string[]): Promise<number> {
     cacheDir,
     indexBudgetBytes: budget,
     sessionIdleMs: idle * 1000,
+    sessionLimits: { maxSessions, maxSessionsPerClient: perClient },
     keepAliveMs: keepAlive * 1000,
     readCacheBytes: readCacheMb * 1024 * 1024,
     log: (e) => log.info(e),

@@ -23,6 +23,8 @@ export class Session<TImage> {
   constructor(
     readonly id: string,
     readonly image: TImage,
+    /** Who opened it (the client's address), for the per-client limit; '' when unknown. */
+    readonly client = '',
   ) {}
 
   /** True when a request arriving now may run at once (nothing running, nobody waiting). */
@@ -48,10 +50,21 @@ export interface SessionLimits {
   idleMs: number;
   /** Requests of one session waiting or running; more are refused with ERR_BUSY. */
   maxQueuedPerSession: number;
+  /** Sessions one client (address) may hold; opening one more ends its least recently used. */
+  maxSessionsPerClient: number;
+  /** A full table ends a free session idle at least this long to make room (byte-less ones first). */
+  evictIdleMs: number;
 }
 
 /** Default limits: generous for archives, bounded against exhaustion. */
-export const DEFAULT_SESSION_LIMITS: SessionLimits = { maxSessions: 10_000, maxChannelsPerSession: 32, idleMs: 300_000, maxQueuedPerSession: 64 };
+export const DEFAULT_SESSION_LIMITS: SessionLimits = {
+  maxSessions: 10_000,
+  maxChannelsPerSession: 32,
+  idleMs: 300_000,
+  maxQueuedPerSession: 64,
+  maxSessionsPerClient: 1_000,
+  evictIdleMs: 10_000,
+};
 
 /**
  * A new channel id: 32 hex digits, URL-safe, no ',' or '=' (notes §2.2). The first two name the
@@ -85,7 +98,12 @@ export function channelOwner(cid: string): number {
 
 /** The table of live sessions and channels of one thread. */
 export class SessionTable<TImage> {
+  /** Live sessions, least recently used first (a session is moved to the end when used). */
   private readonly sessions = new Map<string, Session<TImage>>();
+  /** Live sessions per client address. */
+  private readonly perClient = new Map<string, number>();
+  /** Sessions ended to make room (full table or a client at its limit). */
+  evicted = 0;
   private readonly channels = new Map<string, Session<TImage>>();
   /** Session ids are internal (never sent): a counter. */
   private seq = 0;
@@ -107,12 +125,40 @@ export class SessionTable<TImage> {
     return this.channels.size;
   }
 
-  /** Opens a session with one channel; returns the channel id. */
-  open(image: TImage): { session: Session<TImage>; cid: string } {
-    if (this.sessions.size >= this.limits.maxSessions) throw new JpipdError('ERR_BUSY', 'too many sessions');
-    const session = new Session(String(++this.seq), image);
+  /**
+   * Opens a session with one channel for `client` (an address; '' when unknown); returns the channel
+   * id. A client at its limit gives up its own least recently used free session. A full table gives
+   * up, least recently used first, a free session that never received data, else one idle for
+   * evictIdleMs; only when every session is busy or recently active is the request refused (503).
+   */
+  open(image: TImage, client = ''): { session: Session<TImage>; cid: string } {
+    const limits = this.limits;
+    if (client && (this.perClient.get(client) ?? 0) >= limits.maxSessionsPerClient) {
+      const own = this.lru((s) => s.client === client && s.free);
+      if (!own) throw new JpipdError('ERR_BUSY', 'too many sessions for this client');
+      this.evict(own);
+    }
+    if (this.sessions.size >= limits.maxSessions) {
+      const now = Date.now();
+      const victim = this.lru((s) => s.free && s.model.size === 0) ?? this.lru((s) => s.free && now - s.lastActive >= limits.evictIdleMs);
+      if (!victim) throw new JpipdError('ERR_BUSY', 'too many sessions');
+      this.evict(victim);
+    }
+    const session = new Session(String(++this.seq), image, client);
     this.sessions.set(session.id, session);
+    if (client) this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
     return { session, cid: this.addChannel(session) };
+  }
+
+  /** The least recently used session that satisfies `ok` (the table is kept in use order). */
+  private lru(ok: (s: Session<TImage>) => boolean): Session<TImage> | undefined {
+    for (const s of this.sessions.values()) if (ok(s)) return s;
+    return undefined;
+  }
+
+  private evict(s: Session<TImage>): void {
+    this.evicted++;
+    this.end(s);
   }
 
   /** Adds a channel to an existing session (cnew together with cid). */
@@ -130,6 +176,9 @@ export class SessionTable<TImage> {
     const s = this.channels.get(cid);
     if (!s || s.closed) return undefined;
     s.lastActive = Date.now();
+    // Keep the table in use order: the least recently used session is the first one.
+    this.sessions.delete(s.id);
+    this.sessions.set(s.id, s);
     return s;
   }
 
@@ -169,6 +218,11 @@ export class SessionTable<TImage> {
     for (const c of s.channels) this.channels.delete(c);
     s.channels.clear();
     this.sessions.delete(s.id);
+    if (s.client) {
+      const n = (this.perClient.get(s.client) ?? 1) - 1;
+      if (n > 0) this.perClient.set(s.client, n);
+      else this.perClient.delete(s.client);
+    }
     // Requests still waiting run and find the channel closed.
     for (const w of s.waiting.splice(0)) w();
     this.onEnd(s);

@@ -45,6 +45,8 @@ export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: Ht
     const path = req.getUrl();
     const query = req.getQuery() ?? '';
     const acceptsGzip = GZIP.test(req.getHeader('accept-encoding'));
+    // The address only matters to requests that may open a channel (the per-client session limit).
+    const client = method === 'POST' || query.includes('cnew') ? Buffer.from(res.getRemoteAddressAsText()).toString() : undefined;
     let headBytes = path.length + query.length;
     req.forEach((k, v) => {
       headBytes += k.length + v.length + 4;
@@ -55,7 +57,7 @@ export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: Ht
       return;
     }
     if (method !== 'POST') {
-      dispatch(res, service, { method, path, query, acceptsGzip }, ex, log);
+      dispatch(res, service, { method, path, query, acceptsGzip, client }, ex, log);
       return;
     }
     watch(res, ex);
@@ -71,7 +73,7 @@ export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: Ht
       }
       parts.push(Buffer.from(chunk.slice(0)));
       // The body usually arrives with the head, in the same parse: answering here is still synchronous.
-      if (isLast) dispatch(res, service, { method, path, query, acceptsGzip, body: Buffer.concat(parts).toString('latin1') }, ex, log);
+      if (isLast) dispatch(res, service, { method, path, query, acceptsGzip, client, body: Buffer.concat(parts).toString('latin1') }, ex, log);
     });
   });
 }

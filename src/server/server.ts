@@ -38,6 +38,8 @@ export interface ServerOptions {
   cacheDir?: string | null;
   indexBudgetBytes?: number;
   sessionIdleMs?: number;
+  /** Session table limits besides the idle time (defaults: DEFAULT_SESSION_LIMITS). */
+  sessionLimits?: Partial<typeof DEFAULT_SESSION_LIMITS>;
   maxResponseBytes?: number;
   faults?: PoolOptions['faults'];
   /**
@@ -95,7 +97,7 @@ export function serviceSettings(opts: ServerOptions): { root: string; cacheDir: 
     maxResponseBytes: opts.maxResponseBytes,
     inlineBudget: opts.inlineBudget,
     inlineIndexBytes: opts.inlineIndexBytes,
-    sessionLimits: { ...DEFAULT_SESSION_LIMITS, idleMs: opts.sessionIdleMs ?? DEFAULT_SESSION_LIMITS.idleMs },
+    sessionLimits: { ...DEFAULT_SESSION_LIMITS, ...opts.sessionLimits, idleMs: opts.sessionIdleMs ?? DEFAULT_SESSION_LIMITS.idleMs },
   };
 }
 

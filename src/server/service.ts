@@ -34,6 +34,8 @@ export interface IncomingRequest {
   body?: string;
   /** The request's Accept-Encoding allows gzip. */
   acceptsGzip?: boolean;
+  /** The client's address, when the transport knows it (per-client session limit). */
+  client?: string;
 }
 
 /** A response for the transport to write. Header names keep their canonical capitalisation. */
@@ -269,7 +271,7 @@ export class JpipService {
     if (session) return this.serveData(inc, req, p, session, req.cnew ? this.sessions.addChannel(session) : undefined);
     // No channel asked, or no transport jpipd offers: stateless (15444-9 C.3.3), a throw-away model.
     if (!req.cnew?.includes('http')) return this.serveData(inc, req, p, undefined, undefined);
-    const opened = this.sessions.open(file);
+    const opened = this.sessions.open(file, inc.client ?? '');
     this.catalog.use(file);
     this.opts.tables.acquire(file.key);
     opened.session.busy = true;

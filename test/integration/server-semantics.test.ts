@@ -181,6 +181,36 @@ describe('images that change while served', () => {
   });
 });
 
+describe('session-table exhaustion', () => {
+  it('a cnew flood neither locks others out nor lets one client hold more than its share', { timeout: 60_000 }, async () => {
+    const s = await startTestServer({ sessionLimits: { maxSessions: 50, maxSessionsPerClient: 20 } });
+    try {
+      const open = async (len: number): Promise<{ status: number; cid?: string }> => {
+        const r = await fetch(`${s.base}/rgb96.jp2?cnew=http&type=jpp-stream&fsiz=96,64&len=${len}`);
+        await r.arrayBuffer();
+        return { status: r.status, cid: /cid=([0-9a-f]+)/.exec(r.headers.get('jpip-cnew') ?? '')?.[1] };
+      };
+      // 200 channel opens from one client (this test's address): every one is granted...
+      const opened = [];
+      for (let i = 0; i < 200; i++) opened.push(await open(i % 2 === 0 ? 0 : 2000));
+      assert.ok(opened.every((o) => o.status === 200 && o.cid), 'no 503 for the flooding client either');
+      // ...but it keeps at most 20 sessions: its oldest channels are gone, its newest work.
+      const alive = async (cid: string): Promise<number> => {
+        const r = await fetch(`${s.base}/jpip?cid=${cid}&fsiz=96,64&len=10`);
+        await r.arrayBuffer();
+        return r.status;
+      };
+      assert.equal(await alive(opened[0].cid as string), 404);
+      assert.equal(await alive(opened[199].cid as string), 200);
+      let live = 0;
+      for (const o of opened) if ((await alive(o.cid as string)) === 200) live++;
+      assert.ok(live <= 20, `${live} sessions live for one client`);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe('limits', () => {
   it('queues a busy session\'s requests in order, refuses those beyond the bound with 503, and serves the rest', { timeout: 30_000 }, async () => {
     const big = await bigMovie();

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { JpipdError } from '../../src/errors.js';
+import { BinKind } from '../../src/jpip/cache-model.js';
 import { channelOwner, DEFAULT_SESSION_LIMITS, SessionTable, newChannelId, type Session } from '../../src/jpip/sessions.js';
 
 const isCode = (code: string) => (e: unknown): boolean => e instanceof JpipdError && e.code === code;
@@ -81,9 +82,13 @@ test('close: by ids keeps the session while it has channels; "*" closes every ch
   assert.equal(table.size, 1);
 });
 
+/** Gives a session one held data-bin (it has received data: not "byte-less"). */
+const holdData = (o: { session: Session<number> }): void => o.session.model.set(BinKind.Precinct, 0, 1, 10);
+
 test('limits: maxSessions and maxChannelsPerSession → ERR_BUSY; room comes back after close', () => {
   const table = new SessionTable<number>({ ...DEFAULT_SESSION_LIMITS, maxSessions: 3, maxChannelsPerSession: 2, idleMs: 1000 });
   const opened = [table.open(1), table.open(2), table.open(3)];
+  opened.forEach(holdData); // sessions with data, recently active: nothing to evict
   assert.throws(() => table.open(4), isCode('ERR_BUSY'));
   assert.equal(table.size, 3);
   table.addChannel(opened[0].session);
@@ -91,8 +96,53 @@ test('limits: maxSessions and maxChannelsPerSession → ERR_BUSY; room comes bac
   assert.equal(opened[0].session.channels.size, 2);
   table.close([opened[1].cid]);
   const again = table.open(5);
+  holdData(again);
   assert.equal(table.byChannel(again.cid).image, 5);
   assert.throws(() => table.open(6), isCode('ERR_BUSY'));
+});
+
+test('a full table makes room: byte-less free sessions first (least recently used), then long-idle ones, never busy ones', () => {
+  const table = new SessionTable<number>({ ...DEFAULT_SESSION_LIMITS, maxSessions: 4, evictIdleMs: 60_000 });
+  const a = table.open(1);
+  const b = table.open(2);
+  const c = table.open(3);
+  const d = table.open(4);
+  holdData(a);
+  holdData(c);
+  b.session.busy = true; // byte-less but busy: never ended under a running request
+  // d is byte-less and free: the first victim.
+  const e = table.open(5);
+  assert.equal(table.find(d.cid), undefined, 'the byte-less session made room');
+  assert.equal(table.evicted, 1);
+  holdData(e);
+  // Now every free session holds data and is recent: the table refuses...
+  assert.throws(() => table.open(6), isCode('ERR_BUSY'));
+  // ...until one has been idle for evictIdleMs: the least recently used such one goes.
+  a.session.lastActive = Date.now() - 120_000;
+  c.session.lastActive = Date.now() - 120_000;
+  table.find(c.cid); // c used again (and moved to the end): a is now the least recently used
+  c.session.lastActive = Date.now() - 120_000;
+  table.open(7);
+  assert.equal(table.find(a.cid), undefined, 'the least recently used idle session made room');
+  assert.ok(table.find(c.cid));
+  assert.ok(table.find(b.cid), 'the busy session stays');
+});
+
+test('one client cannot hold more than maxSessionsPerClient: its own least recently used session gives way', () => {
+  const table = new SessionTable<number>({ ...DEFAULT_SESSION_LIMITS, maxSessions: 100, maxSessionsPerClient: 3 });
+  const mine = [table.open(1, '10.0.0.1'), table.open(2, '10.0.0.1'), table.open(3, '10.0.0.1')];
+  mine.forEach(holdData);
+  const other = table.open(9, '10.0.0.2');
+  holdData(other);
+  table.find(mine[0].cid); // used again: mine[1] is now this client's least recently used
+  const fourth = table.open(4, '10.0.0.1');
+  assert.ok(table.find(fourth.cid));
+  assert.equal(table.find(mine[1].cid), undefined, "the client's least recently used session ended");
+  assert.ok(table.find(mine[0].cid) && table.find(mine[2].cid) && table.find(other.cid), 'the others stay');
+  // A client whose sessions are all busy is refused rather than cut.
+  for (const m of [mine[0], mine[2], fourth]) m.session.busy = true;
+  assert.throws(() => table.open(5, '10.0.0.1'), isCode('ERR_BUSY'));
+  assert.ok(table.open(6, '10.0.0.3'), 'other clients are unaffected');
 });
 
 test('sweep: ends idle sessions, not recently used ones, and never busy ones', () => {
