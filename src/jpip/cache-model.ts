@@ -132,6 +132,11 @@ export class StreamModel {
 /** One change a response made to the model: bin (kind, codestream, id) now held up to `held` (or COMPLETE). */
 export type ModelDelta = [kind: BinKind, codestream: number, id: number, held: number];
 
+/** The kind of data-bin a model statement names. */
+function binKindOf(item: ModelItem): BinKind {
+  return item.bin === 'meta' ? BinKind.Metadata : item.bin === 'main' ? BinKind.MainHeader : item.bin === 'tile' ? BinKind.TileHeader : BinKind.Precinct;
+}
+
 /** Default bound on model entries of one session (every entry is one data-bin). */
 export const DEFAULT_MAX_MODEL_ENTRIES = 4_000_000;
 
@@ -215,11 +220,27 @@ export class CacheModel {
    * cannot be mapped to bytes without the index and are ignored (the client simply receives them again).
    * `expand(range)` turns a codestream qualifier into codestream numbers (bounded by the caller).
    */
-  applyStatements(items: readonly ModelItem[], expand: (item: ModelItem) => number[]): void {
+  applyStatements(items: readonly ModelItem[], expand: (item: ModelItem) => number[], exists?: (kind: BinKind, cs: number, id: number) => boolean | null): void {
+    // A statement about a bin the image does not have is refused before anything is recorded: ids are
+    // what sizes the model, so unchecked ones would let a request allocate for bins that do not exist.
+    // exists() returns null when it cannot tell (a frame not loaded yet): such statements are dropped.
+    const keep: boolean[] = [];
     for (const item of items) {
+      let ok = true;
+      if (exists && item.id !== '*' && !item.subtractive && item.bin !== 'tile-jpt' && item.layers === undefined) {
+        const kind = binKindOf(item);
+        for (const cs of kind === BinKind.Metadata ? [0] : expand(item)) {
+          const e = exists(kind, cs, item.id);
+          if (e === false) throw new JpipdError('ERR_MALFORMED_REQUEST', `model: the image has no ${item.bin} data-bin ${item.id} in codestream ${cs}`);
+          if (e === null) ok = false;
+        }
+      }
+      keep.push(ok);
+    }
+    for (const [i, item] of items.entries()) {
+      if (!keep[i]) continue;
       if (item.id === '*' || item.bin === 'tile-jpt' || item.layers !== undefined) continue;
-      const kind =
-        item.bin === 'meta' ? BinKind.Metadata : item.bin === 'main' ? BinKind.MainHeader : item.bin === 'tile' ? BinKind.TileHeader : BinKind.Precinct;
+      const kind = binKindOf(item);
       const streams = kind === BinKind.Metadata ? [0] : expand(item);
       for (const cs of streams) {
         if (item.subtractive) this.forget(kind, cs, item.id);

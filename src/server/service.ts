@@ -12,6 +12,7 @@ import { ERROR_CODES, JpipdError, malformed, type ErrorCode } from '../errors.js
 import { Catalog, INLINE_BUDGET, type OpenFile } from '../io/catalog.js';
 import type { LoadBudget } from '../io/targets.js';
 import { CacheModel } from '../jpip/cache-model.js';
+import { binExists } from '../jpip/bin-ids.js';
 import { Arena, DEFAULT_MAX_RESPONSE_BYTES, Response, UndoLog, type CodestreamAccess, type ServeRequest, type TargetAccess } from '../jpip/engine.js';
 import { namesPastEnd, toServeRequest } from '../jpip/normalize.js';
 import { planWindow, type WindowPlan } from '../jpip/plan.js';
@@ -351,7 +352,13 @@ export class JpipService {
     if (req.type && !req.type.first) headers.push(['JPIP-type', 'jpp-stream']);
 
     const model = session ? session.model : new CacheModel();
-    if (req.model && !tidMismatch) model.applyStatements(req.model, (item) => expandSampledRanges(item.codestreams, count - 1, 4096));
+    if (req.model && !tidMismatch) {
+      model.applyStatements(
+        req.model,
+        (item) => expandSampledRanges(item.codestreams, count - 1, 4096),
+        (kind, cs, id) => binExists(layout, kind, cs, id),
+      );
+    }
     const used = new Set<OpenFile>([file]);
     for (const ref of refs.values()) {
       used.add(ref.file);

@@ -211,6 +211,24 @@ describe('bad input', () => {
     assert.equal(tcp.headers.get('jpip-cnew'), null, 'http-tcp is not granted: no channel, no error');
   });
 
+  it('refuses model statements about data-bins the image does not have (they would size the model)', async () => {
+    const bad = await fetch(`${srv.base}/rgb96.jp2?cnew=http&type=jpp-stream&fsiz=96,64&len=1000&model=P999999`);
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /no precinct data-bin 999999/);
+    assert.equal(bad.headers.get('jpip-cnew'), null, 'no channel is opened by a refused request');
+    const tile = await fetch(`${srv.base}/rgb96.jp2?fsiz=96,64&len=1000&model=H7`);
+    assert.equal(tile.status, 400, 'one tile: no tile-header bin 7');
+    await tile.arrayBuffer();
+    // Real bins (and codestream ranges past the last, which are clamped) are fine.
+    const ok = await fetch(`${srv.base}/frames3-128.jpx?fsiz=128,128&len=1000&model=[0-4095],Hm,H0,P0`);
+    assert.equal(ok.status, 200);
+    await ok.arrayBuffer();
+    // Subtractive statements never allocate, so they are not checked.
+    const minus = await fetch(`${srv.base}/rgb96.jp2?fsiz=96,64&len=1000&model=-P999999`);
+    assert.equal(minus.status, 200);
+    await minus.arrayBuffer();
+  });
+
   it('serves JPP to a client that prefers JPT but accepts JPP, and says so in JPIP-type', async () => {
     const res = await fetch(`${srv.base}/gray257-n6-defprec-l2.j2k?type=jpt-stream,jpp-stream&fsiz=64,32&len=500`);
     assert.equal(res.status, 200);
