@@ -146,13 +146,40 @@ function merge(a: number, b: number): number {
   return Math.max(a, b);
 }
 
+/** Default bound on the model entries of all sessions of one thread together. */
+export const DEFAULT_MODEL_BUDGET_ENTRIES = 8_000_000;
+
+/**
+ * The model entries of every session of a thread, bounded together (a dense entry takes ~8 bytes):
+ * past `max` no session may record a new bin (ERR_BUSY) until others end.
+ */
+export class ModelBudget {
+  used = 0;
+  constructor(readonly max = DEFAULT_MODEL_BUDGET_ENTRIES) {}
+}
+
 /** A session's cache model. */
 export class CacheModel {
   readonly meta = new Holdings();
   readonly streams = new Map<number, StreamModel>();
   private entries = 0;
 
-  constructor(private readonly maxEntries = DEFAULT_MAX_MODEL_ENTRIES) {}
+  constructor(
+    private readonly maxEntries = DEFAULT_MAX_MODEL_ENTRIES,
+    private budget: ModelBudget | null = null,
+  ) {}
+
+  /** Gives this model's entries back to the shared budget (its session ended); later changes are not counted. */
+  release(): void {
+    if (this.budget) this.budget.used -= this.entries;
+    this.budget = null;
+  }
+
+  private full(): JpipdError | null {
+    if (this.entries >= this.maxEntries) return new JpipdError('ERR_BUSY', 'session cache model is full');
+    if (this.budget && this.budget.used >= this.budget.max) return new JpipdError('ERR_BUSY', 'the server holds too many cache-model entries; try again later');
+    return null;
+  }
 
   /** The model of codestream `cs`, created empty on first use. */
   stream(cs: number): StreamModel {
@@ -188,14 +215,18 @@ export class CacheModel {
       return;
     }
     const h = kind === BinKind.Metadata ? this.meta : kind === BinKind.TileHeader ? this.stream(cs).tiles : this.stream(cs).precincts;
-    if (held !== 0 && h.get(id) === 0 && this.entries >= this.maxEntries) throw new JpipdError('ERR_BUSY', 'session cache model is full');
-    this.entries += h.set(id, held);
+    this.setIn(h, id, held);
   }
 
   /** set() for a Holdings of this model already looked up (the precinct walk's hot path). */
   setIn(h: Holdings, id: number, held: number): void {
-    if (held !== 0 && this.entries >= this.maxEntries && h.get(id) === 0) throw new JpipdError('ERR_BUSY', 'session cache model is full');
-    this.entries += h.set(id, held);
+    // Cheap tests first: this runs for every packet a response writes.
+    if (held !== 0 && (this.entries >= this.maxEntries || (this.budget !== null && this.budget.used >= this.budget.max)) && h.get(id) === 0) {
+      throw this.full() as JpipdError;
+    }
+    const d = h.set(id, held);
+    this.entries += d;
+    if (this.budget) this.budget.used += d;
   }
 
   /** Records that the client now holds `held` bytes (or COMPLETE) of a bin; never lowers a holding. */

@@ -6,12 +6,12 @@
  * are independent of TCP connections. Idle sessions expire. No HTTP and no threads here.
  */
 import { JpipdError } from '../errors.js';
-import { CacheModel } from './cache-model.js';
+import { CacheModel, ModelBudget } from './cache-model.js';
 
 /** One session: a target opened for a client, with its cache model. */
 export class Session<TImage> {
   readonly channels = new Set<string>();
-  readonly model = new CacheModel();
+  readonly model: CacheModel;
   /** Images this session has used besides its target (linked frames); released with the session. */
   readonly uses = new Set<TImage>();
   /** A response of this session is being produced (its later pieces are still to come). */
@@ -25,7 +25,11 @@ export class Session<TImage> {
     readonly image: TImage,
     /** Who opened it (the client's address), for the per-client limit; '' when unknown. */
     readonly client = '',
-  ) {}
+    /** The thread's bound on the model entries of all sessions. */
+    budget: ModelBudget | null = null,
+  ) {
+    this.model = new CacheModel(undefined, budget);
+  }
 
   /** True when a request arriving now may run at once (nothing running, nobody waiting). */
   get free(): boolean {
@@ -104,6 +108,8 @@ export class SessionTable<TImage> {
   private readonly perClient = new Map<string, number>();
   /** Sessions ended to make room (full table or a client at its limit). */
   evicted = 0;
+  /** The model entries of all sessions of this table together. */
+  readonly modelBudget: ModelBudget;
   private readonly channels = new Map<string, Session<TImage>>();
   /** Session ids are internal (never sent): a counter. */
   private seq = 0;
@@ -113,7 +119,10 @@ export class SessionTable<TImage> {
     private readonly onEnd: (s: Session<TImage>) => void = () => {},
     /** The owner number written into every channel id this table makes (its front end). */
     readonly owner = 0,
-  ) {}
+    modelBudgetEntries?: number,
+  ) {
+    this.modelBudget = new ModelBudget(modelBudgetEntries);
+  }
 
   /** Number of live sessions. */
   get size(): number {
@@ -144,7 +153,7 @@ export class SessionTable<TImage> {
       if (!victim) throw new JpipdError('ERR_BUSY', 'too many sessions');
       this.evict(victim);
     }
-    const session = new Session(String(++this.seq), image, client);
+    const session = new Session(String(++this.seq), image, client, this.modelBudget);
     this.sessions.set(session.id, session);
     if (client) this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
     return { session, cid: this.addChannel(session) };
@@ -225,6 +234,7 @@ export class SessionTable<TImage> {
     }
     // Requests still waiting run and find the channel closed.
     for (const w of s.waiting.splice(0)) w();
+    s.model.release();
     this.onEnd(s);
   }
 

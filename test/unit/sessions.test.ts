@@ -223,3 +223,20 @@ test('ending a session releases its waiting requests (they then find the channel
   assert.deepEqual(ran, [true]);
   assert.equal(session.waiting.length, 0);
 });
+
+test('the model entries of all sessions are bounded together, and given back when a session ends', () => {
+  const table = new SessionTable<number>({ ...DEFAULT_SESSION_LIMITS }, () => {}, 0, 100);
+  const a = table.open(1);
+  const b = table.open(2);
+  for (let id = 0; id < 60; id++) a.session.model.set(BinKind.Precinct, 0, id, 5);
+  for (let id = 0; id < 40; id++) b.session.model.set(BinKind.Precinct, 0, id, 5);
+  assert.equal(table.modelBudget.used, 100);
+  assert.throws(() => b.session.model.set(BinKind.Precinct, 0, 99, 5), isCode('ERR_BUSY'));
+  b.session.model.set(BinKind.Precinct, 0, 3, 9); // a bin it already holds: no new entry, allowed
+  a.session.model.set(BinKind.Precinct, 0, 0, 0); // forgetting frees one
+  b.session.model.set(BinKind.Precinct, 0, 99, 5);
+  table.close([a.cid]);
+  assert.equal(table.modelBudget.used, 41, "a's entries were given back");
+  for (let id = 100; id < 159; id++) b.session.model.set(BinKind.Precinct, 0, id, 5);
+  assert.equal(table.modelBudget.used, 100);
+});
