@@ -17,10 +17,19 @@ export const WS_PATH = '/jpip-ws';
 export const WS_MAX_REQUEST = 64 * 1024;
 /** Send-buffer level above which the socket stops producing until it drains. */
 export const WS_BACKPRESSURE_MARK = 1024 * 1024;
+/**
+ * Requests one socket may have waiting, and their bytes: a client that sends more without reading
+ * the replies is closed (1008) — WebSocket reads cannot be paused, so an unbounded queue would hold
+ * whatever it sends (10,000 requests of 60 KB: 600 MB).
+ */
+export const WS_MAX_QUEUED = 256;
+export const WS_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 
 interface SocketState {
   seq: number;
   queue: string[];
+  /** Bytes of the requests in `queue`. */
+  queuedBytes: number;
   busy: boolean;
   closed: boolean;
   /** Called when the socket drains below the mark. */
@@ -38,7 +47,7 @@ export function addWebSocketRoute(app: TemplatedApp, service: JpipService, onLog
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
       res.upgrade<SocketState>(
-        { seq: 0, queue: [], busy: false, closed: false },
+        { seq: 0, queue: [], queuedBytes: 0, busy: false, closed: false },
         req.getHeader('sec-websocket-key'),
         req.getHeader('sec-websocket-protocol'),
         req.getHeader('sec-websocket-extensions'),
@@ -47,7 +56,17 @@ export function addWebSocketRoute(app: TemplatedApp, service: JpipService, onLog
     },
     message: (ws, message, isBinary) => {
       const st = ws.getUserData();
-      st.queue.push(isBinary ? '\0binary' : Buffer.from(message).toString('latin1'));
+      if (st.closed) return;
+      if (st.queue.length >= WS_MAX_QUEUED || st.queuedBytes + message.byteLength > WS_MAX_QUEUED_BYTES) {
+        st.closed = true;
+        st.queue.length = 0;
+        st.queuedBytes = 0;
+        ws.end(1008, 'too many requests waiting on this socket: read the replies');
+        return;
+      }
+      const text = isBinary ? '\0binary' : Buffer.from(message).toString('latin1');
+      st.queue.push(text);
+      st.queuedBytes += text.length;
       pump(ws, service, onLog);
     },
     drain: (ws) => {
@@ -62,6 +81,7 @@ export function addWebSocketRoute(app: TemplatedApp, service: JpipService, onLog
       const st = ws.getUserData();
       st.closed = true;
       st.queue.length = 0;
+      st.queuedBytes = 0;
       st.streaming?.undelivered();
       st.streaming = undefined;
     },
@@ -78,6 +98,7 @@ function pump(ws: WebSocket<SocketState>, service: JpipService, onLog: (e: Recor
   }
   st.busy = true;
   const text = st.queue.shift() as string;
+  st.queuedBytes -= text.length;
   const seq = st.seq++;
   const started = performance.now();
   const next = (): void => {

@@ -84,4 +84,28 @@ describe('WebSocket transport', () => {
     assert.deepEqual(replies.map((r) => r.head.status), [400, 404, 400, 200]);
     assert.match(new TextDecoder().decode(replies[0].body), /^ERR_MALFORMED_REQUEST: /);
   });
+
+  it('closes (1008) a socket that queues more requests than the bound without reading, and keeps serving others', { timeout: 60_000 }, async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/jpip-ws`);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    // Stop reading: the first whole-image reply (1.7 MB) fills the server's send buffer, so the
+    // requests behind it wait in the socket's queue.
+    (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+    let binaries = 0;
+    ws.on('message', (_d, isBinary) => {
+      if (isBinary) binaries++;
+    });
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    const pad = 'x'.repeat(30_000); // unknown fields are parsed and ignored: requests of ~30 KB
+    for (let i = 0; i < 400; i++) ws.send(`/gray4096-rpcl-p128-l8.jp2?fsiz=4096,4096&qid=${i}&pad=${pad}`);
+    await new Promise((r) => setTimeout(r, 500));
+    (ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    assert.equal(await closed, 1008, 'closed for queueing too much');
+    assert.ok(binaries < 400, `${binaries} replies before the close`);
+    const replies = await exchange(['/rgb96.jp2?fsiz=48,32&len=100']);
+    assert.equal(replies[0].head.status, 200, 'other sockets are served');
+  });
 });
