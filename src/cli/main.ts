@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, intOption, stringOption, UsageError } from './args.js';
 import { JsonLog, LOG_LEVELS, type LogLevel } from './log.js';
+import { privateCacheDir } from '../io/index-cache.js';
 
 const USAGE = `usage:
   jpipd serve --root DIR [--host 127.0.0.1] [--port 8090] [--threads N] [--min-threads 1]
@@ -17,8 +18,8 @@ const USAGE = `usage:
   jpipd movie --out MOVIE.jpx [--sort name|date] [--absolute | --embed] [--force] FRAME|FOLDER|GLOB...
   jpipd help`;
 
-/** Default index cache directory: under the OS temp dir, never inside the image root. */
-export const defaultCacheDir = (): string => path.join(os.tmpdir(), 'jpipd-index-cache');
+/** Default index cache directory: per user under the OS temp dir (made 0700), never inside the image root. */
+export const defaultCacheDir = (): string => path.join(os.tmpdir(), `jpipd-${process.getuid?.() ?? 'user'}-index-cache`);
 
 function existingDir(p: string, what: string): string {
   let st: fs.Stats;
@@ -90,6 +91,7 @@ async function serve(argv: string[]): Promise<number> {
   const base = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
   const examples = listImages(root, 5);
   log.info({ event: 'listening', url: base, root: '.', threads, cacheDir }, 'jpipd listening');
+  if (!privateCacheDir(cacheDir)) log.warn({ event: 'cache-dir-refused', cacheDir }, 'the cache folder is not private (owned by you, not writable by others): running without index cache files');
   // Plain writes: process.stderr would load the stream machinery into an otherwise idle server.
   let hints = `jpipd serving ${root} on ${base} (up to ${threads} front-end threads)\n`;
   for (const rel of examples) hints += `  try: curl -s '${base}/${rel}?cnew=http&type=jpp-stream&fsiz=256,256,round-down&len=65536' -D - -o /dev/null\n`;
@@ -128,7 +130,8 @@ async function index(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { 'cache-dir': 'value' });
   if (args.positionals.length !== 1) throw new UsageError('index needs exactly one DIR');
   const root = existingDir(args.positionals[0], 'DIR');
-  const cacheDir = path.resolve(stringOption(args, 'cache-dir', defaultCacheDir()));
+  const cacheDir = privateCacheDir(path.resolve(stringOption(args, 'cache-dir', defaultCacheDir())));
+  if (!cacheDir) throw new UsageError('the cache folder must be a directory owned by you and not writable by others');
   const { indexFolder } = await import('./index-command.js');
   const result = indexFolder(root, listImages(root, Number.MAX_SAFE_INTEGER), cacheDir, process.stderr);
   process.stdout.write(JSON.stringify({ event: 'indexed', ...result }) + '\n');

@@ -9,14 +9,14 @@ import type { FileStamp } from './file-source.js';
 import { indexPath } from './index-cache.js';
 
 export const LENGTHS_FORMAT = 'jpipd-lengths';
-export const LENGTHS_VERSION = 1;
+export const LENGTHS_VERSION = 2;
 /** Largest lengths file read back (a 4096² image with 32² code-blocks and 16 layers stays far below). */
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 interface LengthsJson {
   format: string;
   version: number;
-  rel: string;
+  key: string;
   size: number;
   mtimeMs: number;
   cs: number;
@@ -28,8 +28,9 @@ export class LengthsFile {
   private tiles: Map<number, Uint8Array[]> | null = null;
   private readonly path: string;
 
-  constructor(private readonly cacheDir: string, private readonly rel: string, private readonly stamp: FileStamp, private readonly cs: number) {
-    this.path = indexPath(cacheDir, rel).replace(/\.idx\.json$/, `.cs${cs}.len.json`);
+  /** `key` is the image's real path (as for the index cache file). */
+  constructor(private readonly cacheDir: string, private readonly key: string, private readonly stamp: FileStamp, private readonly cs: number) {
+    this.path = indexPath(cacheDir, key).replace(/\.idx\.json$/, `.cs${cs}.len.json`);
   }
 
   private load(): Map<number, Uint8Array[]> {
@@ -38,7 +39,7 @@ export class LengthsFile {
     try {
       if (fs.statSync(this.path).size > MAX_FILE_BYTES) return this.tiles;
       const f = JSON.parse(fs.readFileSync(this.path, 'utf8')) as LengthsJson;
-      const same = f.format === LENGTHS_FORMAT && f.version === LENGTHS_VERSION && f.rel === this.rel && f.cs === this.cs && f.size === this.stamp.size && f.mtimeMs === this.stamp.mtimeMs;
+      const same = f.format === LENGTHS_FORMAT && f.version === LENGTHS_VERSION && f.key === this.key && f.cs === this.cs && f.size === this.stamp.size && f.mtimeMs === this.stamp.mtimeMs;
       if (same && f.tiles && typeof f.tiles === 'object') {
         for (const [k, parts] of Object.entries(f.tiles)) {
           const t = Number(k);
@@ -59,7 +60,7 @@ export class LengthsFile {
   put(t: number, parts: Uint8Array[]): void {
     const tiles = this.load();
     tiles.set(t, parts);
-    const file: LengthsJson = { format: LENGTHS_FORMAT, version: LENGTHS_VERSION, rel: this.rel, size: this.stamp.size, mtimeMs: this.stamp.mtimeMs, cs: this.cs, tiles: {} };
+    const file: LengthsJson = { format: LENGTHS_FORMAT, version: LENGTHS_VERSION, key: this.key, size: this.stamp.size, mtimeMs: this.stamp.mtimeMs, cs: this.cs, tiles: {} };
     for (const [k, v] of tiles) file.tiles[k] = v.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('base64'));
     const tmp = `${this.path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     try {

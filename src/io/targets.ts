@@ -11,7 +11,7 @@ import type { ByteSource } from '../bytes/source.js';
 import { scanTarget } from '../j2k/boxes.js';
 import type { TargetLayout } from '../j2k/types.js';
 import type { FileCache, FileStamp } from './file-source.js';
-import { indexPath, loadIndex, saveIndex } from './index-cache.js';
+import { fingerprint, indexPath, loadIndex, saveIndex } from './index-cache.js';
 import { resolveLinks } from './links.js';
 
 export { ScanBudgetExceeded } from '../bytes/buffered-source.js';
@@ -44,18 +44,20 @@ export function loadLayout(src: ByteSource, stamp: FileStamp, abs: string, rel: 
     if (budget.maxCacheFileBytes !== undefined) {
       let size = -1;
       try {
-        size = fs.statSync(indexPath(cacheDir, rel)).size;
+        size = fs.statSync(indexPath(cacheDir, abs)).size;
       } catch {
         // no cache file: scan below
       }
       if (size > budget.maxCacheFileBytes) throw new ScanBudgetExceeded();
     }
-    layout = loadIndex(cacheDir, rel, stamp);
   }
+  // Keyed on the real path, checked against the content's first bytes (index-cache.ts).
+  const print = cacheDir ? fingerprint(src) : '';
+  if (cacheDir) layout = loadIndex(cacheDir, abs, stamp, print);
   const fromCache = layout !== null;
   if (!layout) {
     layout = scanTarget(new BufferedSource(src, budget.maxReads));
-    if (cacheDir) saveIndex(cacheDir, rel, stamp, layout);
+    if (cacheDir) saveIndex(cacheDir, abs, stamp, print, layout);
   }
   if ((layout.links?.length ?? 0) > (budget.maxLinks ?? Infinity)) throw new ScanBudgetExceeded();
   return { layout: resolveLinks(layout, root, abs, rel), stamp, fromCache };

@@ -50,7 +50,7 @@ function runIndex(task: IndexTask): IndexResult {
     }
     const layout = t.layout.codestreams[task.cs];
     if (!layout) throw new JpipdError('ERR_INTERNAL', `no codestream ${task.cs}`);
-    const learnt = task.cacheDir ? new LengthsFile(task.cacheDir, task.rel, t.stamp, task.cs) : undefined;
+    const learnt = task.cacheDir ? new LengthsFile(task.cacheDir, task.abs, t.stamp, task.cs) : undefined;
     new CodestreamIndex(layout, files.get(task.abs, t.stamp), task.sab, undefined, learnt, () => maybeInjectFault(workerData, 'publish')).ensure(task.upTo);
     return { ok: true };
   } catch (e) {

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { LoadBudget } from '../io/targets.js';
 import { arenaIn, sharedMemory, type SharedMemory } from '../jpip/arena.js';
 import { DEFAULT_SESSION_LIMITS } from '../jpip/sessions.js';
+import { privateCacheDir } from '../io/index-cache.js';
 import { IndexRegistry } from '../packet-index/registry.js';
 import { WorkerPool, type PoolOptions } from '../pool/pool.js';
 import { FrontEnds } from './front-ends.js';
@@ -93,7 +94,8 @@ export function serviceSettings(opts: ServerOptions): { root: string; cacheDir: 
 } {
   return {
     root: fs.realpathSync(opts.root),
-    cacheDir: opts.cacheDir === undefined ? null : opts.cacheDir,
+    // Only a private folder is used (index-cache.ts): cache files are trusted no further than it.
+    cacheDir: opts.cacheDir ? privateCacheDir(opts.cacheDir) : null,
     maxResponseBytes: opts.maxResponseBytes,
     inlineBudget: opts.inlineBudget,
     inlineIndexBytes: opts.inlineIndexBytes,

@@ -147,7 +147,7 @@ export class Streams {
     if (!v) {
       const layout = file.layout.codestreams[cs];
       const dir = this.catalog.cacheDir;
-      const learnt = dir ? new LengthsFile(dir, file.rel, file.stamp, cs) : undefined;
+      const learnt = dir ? new LengthsFile(dir, file.abs, file.stamp, cs) : undefined;
       v = new CodestreamIndex(layout, file.source, this.tables.table(file.key, cs, slotCount(layout)), FRONT_END_LOCK_WAIT_MS, learnt);
       list[cs] = v;
     }

@@ -1,7 +1,8 @@
 /**
  * The hybrid index (ESA paper): the first open of an image writes a small versioned cache file in
  * the cache directory (never in the image root); later opens load it instead of scanning; a changed
- * file (size or mtime) is re-indexed; a corrupt cache file is ignored.
+ * file (size or mtime) is re-indexed; a corrupt cache file is ignored. Entries are keyed on the real
+ * path and checked against the content's fingerprint and the file's size; the folder must be private.
  */
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -9,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { FileCache } from '../../src/io/file-source.js';
-import { INDEX_FORMAT, INDEX_VERSION, indexPath } from '../../src/io/index-cache.js';
+import { INDEX_FORMAT, INDEX_VERSION, indexPath, privateCacheDir } from '../../src/io/index-cache.js';
 import { loadTarget } from '../../src/io/targets.js';
 import { JpipSession } from '../../src/client/session.js';
 import { FIXTURES, startTestServer } from '../helpers/server.js';
@@ -17,6 +18,79 @@ import { FIXTURES, startTestServer } from '../helpers/server.js';
 function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
+
+describe('index cache trust', () => {
+  it('an image with the same name, size and mtime under another root does not get the first one\'s layout', () => {
+    const rootA = tempDir('jpipd-root-a-');
+    const rootB = tempDir('jpipd-root-b-');
+    const cache = tempDir('jpipd-cache-');
+    const files = new FileCache(4);
+    try {
+      // Two different codestreams of exactly the same size (the same 1000x700 image in two orders).
+      const a = path.join(rootA, 'img.j2k');
+      const b = path.join(rootB, 'img.j2k');
+      fs.copyFileSync(path.join(FIXTURES, 'gray1000-lrcp-p64-l4.j2k'), a);
+      fs.copyFileSync(path.join(FIXTURES, 'gray1000-rpcl-p64-l4.j2k'), b);
+      assert.equal(fs.statSync(a).size, fs.statSync(b).size);
+      const when = new Date('2026-01-01T00:00:00Z');
+      fs.utimesSync(a, when, when);
+      fs.utimesSync(b, when, when);
+      const la = loadTarget(a, 'img.j2k', rootA, cache, files);
+      const lb = loadTarget(b, 'img.j2k', rootB, cache, files);
+      assert.equal(lb.fromCache, false, 'another real path: scanned');
+      assert.notDeepEqual(lb.layout.codestreams[0].cod.progression, la.layout.codestreams[0].cod.progression);
+      // The same path rewritten with other content of the same size and mtime: the fingerprint differs.
+      files.closeAll();
+      fs.copyFileSync(path.join(FIXTURES, 'gray1000-cprl-p64-l4.j2k'), a);
+      fs.utimesSync(a, when, when);
+      const again = loadTarget(a, 'img.j2k', rootA, cache, files);
+      assert.equal(again.fromCache, false, 'other content: scanned again');
+      assert.equal(again.layout.codestreams[0].cod.progression, 4 /* CPRL */);
+    } finally {
+      files.closeAll();
+      for (const d of [rootA, rootB, cache]) fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('a cache file whose layout points outside the file is not trusted', () => {
+    const root = tempDir('jpipd-root-');
+    const cache = tempDir('jpipd-cache-');
+    const files = new FileCache(4);
+    try {
+      const abs = path.join(root, 'a.jp2');
+      fs.copyFileSync(path.join(FIXTURES, 'rgb96.jp2'), abs);
+      loadTarget(abs, 'a.jp2', root, cache, files);
+      const file = indexPath(cache, abs);
+      const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
+      stored.layout.codestreams[0].tileParts[0].dataEnd = 10_000_000; // forged: past the end
+      fs.writeFileSync(file, JSON.stringify(stored));
+      const l = loadTarget(abs, 'a.jp2', root, cache, files);
+      assert.equal(l.fromCache, false, 'rescanned');
+      assert.ok(l.layout.codestreams[0].tileParts[0].dataEnd <= fs.statSync(abs).size);
+    } finally {
+      files.closeAll();
+      fs.rmSync(root, { recursive: true, force: true });
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
+  });
+
+  it('only a private folder is used: created 0700, refused when others may write it', () => {
+    const parent = tempDir('jpipd-parent-');
+    try {
+      const made = privateCacheDir(path.join(parent, 'cache'));
+      assert.ok(made);
+      assert.equal(fs.statSync(made).mode & 0o777, 0o700);
+      const open = path.join(parent, 'open');
+      fs.mkdirSync(open);
+      fs.chmodSync(open, 0o777);
+      assert.equal(privateCacheDir(open), null, 'world-writable');
+      fs.symlinkSync(made, path.join(parent, 'link'));
+      assert.equal(privateCacheDir(path.join(parent, 'link')), null, 'a symbolic link');
+    } finally {
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('index cache files', () => {
   it('are written on first open, loaded on the next, and invalidated by a changed file', () => {
@@ -28,7 +102,7 @@ describe('index cache files', () => {
       fs.copyFileSync(path.join(FIXTURES, 'rgb96.jp2'), abs);
       const first = loadTarget(abs, 'a.jp2', root, cache, files);
       assert.equal(first.fromCache, false);
-      const file = indexPath(cache, 'a.jp2');
+      const file = indexPath(cache, abs);
       const stored = JSON.parse(fs.readFileSync(file, 'utf8'));
       assert.equal(stored.format, INDEX_FORMAT);
       assert.equal(stored.version, INDEX_VERSION);
