@@ -18,6 +18,9 @@ const USAGE = `usage:
   jpipd movie --out MOVIE.jpx [--sort name|date] [--absolute | --embed] [--force] FRAME|FOLDER|GLOB...
   jpipd help`;
 
+/** How long a stopping server lets responses in flight finish (SIGTERM/SIGINT). */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
 /** Default index cache directory: per user under the OS temp dir (made 0700), never inside the image root. */
 export const defaultCacheDir = (): string => path.join(os.tmpdir(), `jpipd-${process.getuid?.() ?? 'user'}-index-cache`);
 
@@ -100,13 +103,23 @@ async function serve(argv: string[]): Promise<number> {
     const stop = (): void => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      // A second signal while draining stops at once.
+      const now = (): void => {
+        log.warn({ event: 'stopped-hard' });
+        log.flush();
+        process.exit(1);
+      };
+      process.once('SIGINT', now);
+      process.once('SIGTERM', now);
       resolve();
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  log.info({ event: 'stopping' });
-  await server.close();
+  // Graceful: stop accepting, let responses in flight finish (up to SHUTDOWN_GRACE_MS), exit 0.
+  log.info({ event: 'stopping', graceMs: SHUTDOWN_GRACE_MS });
+  await server.close(SHUTDOWN_GRACE_MS);
+  log.info({ event: 'stopped' });
   log.flush();
   return 0;
 }

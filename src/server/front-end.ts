@@ -5,7 +5,7 @@
  * keep-alive relay).
  */
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
-import { addHttpRoute, MAX_BODY_BYTES, MAX_HEAD_BYTES, type HttpLimits } from './http.js';
+import { addHttpRoute, MAX_BODY_BYTES, MAX_HEAD_BYTES, type HttpLimits, type InFlight } from './http.js';
 import type { JpipService } from './service.js';
 import { loadUws } from './uws.js';
 import { addWebSocketRoute } from './websocket.js';
@@ -27,6 +27,11 @@ export interface FrontEnd {
   port: number;
   /** Stops listening and closes every connection. */
   close(): void;
+  /**
+   * Graceful stop: stops accepting connections at once, lets the exchanges in flight finish (up to
+   * `graceMs`), then closes every connection.
+   */
+  drain(graceMs: number): Promise<void>;
 }
 
 /** Starts a front end over `service`; resolves once it listens. */
@@ -35,17 +40,31 @@ export function startFrontEnd(service: JpipService, opts: FrontEndOptions): Prom
   const app: TemplatedApp = uws.App();
   const log = opts.log ?? (() => {});
   addWebSocketRoute(app, service, log);
-  addHttpRoute(app, service, { maxHeadBytes: opts.limits?.maxHeadBytes ?? MAX_HEAD_BYTES, maxBodyBytes: opts.limits?.maxBodyBytes ?? MAX_BODY_BYTES }, log);
+  const inflight: InFlight = { n: 0 };
+  addHttpRoute(app, service, { maxHeadBytes: opts.limits?.maxHeadBytes ?? MAX_HEAD_BYTES, maxBodyBytes: opts.limits?.maxBodyBytes ?? MAX_BODY_BYTES }, log, inflight);
   return new Promise((resolve, reject) => {
     const listening = (token: us_listen_socket | false): void => {
       if (!token) {
         reject(new Error(opts.unixPath ? 'cannot listen on the private Unix socket' : `cannot listen on ${opts.host}:${opts.port}`));
         return;
       }
+      let accepting = true;
+      const stopAccepting = (): void => {
+        if (!accepting) return;
+        accepting = false;
+        uws.us_listen_socket_close(token);
+      };
       resolve({
         port: opts.unixPath ? 0 : uws.us_socket_local_port(token),
         close() {
-          uws.us_listen_socket_close(token);
+          stopAccepting();
+          (app as unknown as { close?: () => void }).close?.();
+        },
+        async drain(graceMs: number) {
+          stopAccepting();
+          inflight.draining = true;
+          const deadline = performance.now() + graceMs;
+          while (inflight.n > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
           (app as unknown as { close?: () => void }).close?.();
         },
       });

@@ -74,7 +74,7 @@ export interface FrontWorkerData {
 }
 
 /** Messages from the main thread to a front end. */
-export type ToFront = { op: 'peer'; index: number; port: MessagePort } | { op: 'evict'; key: string } | { op: 'stop' };
+export type ToFront = { op: 'peer'; index: number; port: MessagePort } | { op: 'evict'; key: string } | { op: 'stop'; graceMs?: number };
 /** Messages from a front end to the main thread. */
 type FromFront = { op: 'ready' } | { op: 'stopped' } | { op: 'log'; entries: Array<Record<string, unknown>> } | { op: 'elu'; value: number };
 
@@ -210,7 +210,8 @@ export class FrontEnds {
   }
 
   /** Stops every worker front end (each closes its listener and connections, then exits). */
-  async close(): Promise<void> {
+  /** Stops every worker front end, letting each drain its exchanges for up to `graceMs`. */
+  async close(graceMs = 0): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.starting?.catch(() => {});
@@ -218,12 +219,12 @@ export class FrontEnds {
       this.fronts.map(
         (f) =>
           new Promise<void>((resolve) => {
-            const t = setTimeout(() => void f.worker.terminate().then(() => resolve()), 3000);
+            const t = setTimeout(() => void f.worker.terminate().then(() => resolve()), graceMs + 3000);
             f.worker.once('exit', () => {
               clearTimeout(t);
               resolve();
             });
-            f.worker.postMessage({ op: 'stop' } satisfies ToFront);
+            f.worker.postMessage({ op: 'stop', graceMs } satisfies ToFront);
           }),
       ),
     );

@@ -59,16 +59,19 @@ void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.u
 function onControl(m: ToFront, front: FrontEnd): void {
   if (m.op === 'peer') forwarder.addPeer(m.index, m.port);
   else if (m.op === 'evict') service.streams.dropVersion(m.key);
-  else if (m.op === 'stop') {
-    front.close();
-    service.close();
-    flush();
-    forwarder.close();
-    clearInterval(logTimer);
-    clearInterval(eluTimer);
-    data.rpc.close();
-    data.pool.close();
-    control.postMessage({ op: 'stopped' });
-    control.close();
-  }
+  else if (m.op === 'stop') void stop(m.graceMs ?? 0, front);
+}
+
+/** Stops this front end: drains its exchanges for up to `graceMs`, then releases everything. */
+async function stop(graceMs: number, front: FrontEnd): Promise<void> {
+  await front.drain(graceMs);
+  service.close();
+  flush();
+  forwarder.close();
+  clearInterval(logTimer);
+  clearInterval(eluTimer);
+  data.rpc.close();
+  data.pool.close();
+  control.postMessage({ op: 'stopped' });
+  control.close();
 }

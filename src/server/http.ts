@@ -32,15 +32,19 @@ interface Exchange {
   started: number;
   method: string;
   aborted: boolean;
+  /** Counted out of the front end's in-flight exchanges (once). */
+  finished: boolean;
   /** onAborted is attached (it must be before the handler returns without responding). */
   watching: boolean;
   /** The reply being streamed, if any (its rest is undelivered when the client goes away). */
   streaming: Reply | null;
+  inflight: InFlight;
 }
 
 /** Adds the JPIP HTTP route (every path) to `app`. */
-export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: HttpLimits, log: (e: Record<string, unknown>) => void): void {
+export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: HttpLimits, log: (e: Record<string, unknown>) => void, inflight: InFlight = { n: 0 }): void {
   app.any('/*', (res, req) => {
+    inflight.n++;
     const method = req.getCaseSensitiveMethod().toUpperCase();
     const path = req.getUrl();
     const query = req.getQuery() ?? '';
@@ -51,7 +55,11 @@ export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: Ht
     req.forEach((k, v) => {
       headBytes += k.length + v.length + 4;
     });
-    const ex: Exchange = { started: performance.now(), method, aborted: false, watching: false, streaming: null };
+    const ex: Exchange = { started: performance.now(), method, aborted: false, finished: false, watching: false, streaming: null, inflight };
+    if (inflight.draining) {
+      send(res, service.error(new JpipdError('ERR_BUSY', 'the server is stopping; try again')), ex, log, true);
+      return;
+    }
     if (headBytes > limits.maxHeadBytes) {
       send(res, service.error(new JpipdError('ERR_HEAD_TOO_LARGE', 'request head too large')), ex, log, true);
       return;
@@ -78,6 +86,20 @@ export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: Ht
   });
 }
 
+/** Exchanges of a front end not finished yet (graceful shutdown waits for them). */
+export interface InFlight {
+  n: number;
+  /** The front end is stopping: new requests on open connections get 503 and the connection closes. */
+  draining?: boolean;
+}
+
+/** The exchange is over (written, or its client gone): count it out once. */
+function finish(ex: Exchange): void {
+  if (ex.finished) return;
+  ex.finished = true;
+  ex.inflight.n--;
+}
+
 /** Attaches the abort handler once. */
 function watch(res: HttpResponse, ex: Exchange): void {
   if (ex.watching) return;
@@ -86,6 +108,7 @@ function watch(res: HttpResponse, ex: Exchange): void {
     ex.aborted = true;
     ex.streaming?.undelivered();
     ex.streaming = null;
+    finish(ex);
   });
 }
 
@@ -103,6 +126,7 @@ function dispatch(res: HttpResponse, service: JpipService, inc: IncomingRequest,
   r.then((reply) => {
     if (ex.aborted) {
       reply.undelivered();
+      finish(ex);
       return;
     }
     res.cork(() => {
@@ -119,6 +143,7 @@ function send(res: HttpResponse, reply: Reply, ex: Exchange, log: (e: Record<str
   if (!reply.more) {
     if (ex.method === 'HEAD') res.endWithoutBody(reply.length, close);
     else res.end(reply.body, close);
+    finish(ex);
     log({ method: ex.method, status: reply.status, ms: performance.now() - ex.started, ...reply.log });
     return;
   }
@@ -133,6 +158,7 @@ function send(res: HttpResponse, reply: Reply, ex: Exchange, log: (e: Record<str
       const [ok, done] = res.tryEnd(piece, total);
       if (done) {
         ex.streaming = null;
+        finish(ex);
         log({ method: ex.method, status: reply.status, ms: performance.now() - ex.started, ...reply.log });
         return true;
       }
@@ -147,6 +173,7 @@ function send(res: HttpResponse, reply: Reply, ex: Exchange, log: (e: Record<str
       if (!reply.more) {
         // Every piece is out but the body is short of its announced length: never pretend it is whole.
         ex.streaming = null;
+        finish(ex);
         res.close();
         return true;
       }
@@ -155,6 +182,7 @@ function send(res: HttpResponse, reply: Reply, ex: Exchange, log: (e: Record<str
       } catch {
         // The image failed mid-body: the client must not take a short body for a whole one.
         ex.streaming = null;
+        finish(ex);
         res.close();
         return true;
       }

@@ -73,7 +73,11 @@ export interface RunningServer {
   registry: IndexRegistry;
   /** The front-end threads. */
   fronts: FrontEnds;
-  close(): Promise<void>;
+  /**
+   * Stops the server: every front end stops accepting connections at once, the exchanges in flight
+   * finish (for up to `graceMs`, default 0), then connections, threads and the pool are closed.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** An in-process JPIP engine without sockets (benchmark harnesses, embedding): call `service.handle()`. */
@@ -183,10 +187,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     pool: h.pool,
     registry: h.registry,
     fronts: all,
-    async close() {
+    async close(graceMs = 0) {
       await sequencer?.close();
-      f.close();
-      await all.close();
+      // Every front end stops accepting at once and drains its exchanges in flight (up to graceMs).
+      await Promise.all([f.drain(graceMs), all.close(graceMs)]);
       if (unixPath) fs.rmSync(unixPath, { force: true });
       await h.close();
     },

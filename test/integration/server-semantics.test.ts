@@ -181,6 +181,61 @@ describe('images that change while served', () => {
   });
 });
 
+describe('graceful shutdown', () => {
+  it('stops accepting at once, lets a response in flight finish, then closes', { timeout: 60_000 }, async () => {
+    const big = await bigMovie();
+    const s = await startTestServer({ root: big.root });
+    try {
+      const sess = new JpipSession(s.base, big.movie);
+      await sess.open({ len: 0 });
+      // A ~20 MB streamed response the client is not reading yet: still in flight when the stop begins.
+      const sock = await unreadConnection(s.port, `/jpip?cid=${sess.cid}&context=jpxl<0-${big.frames - 1}>&fsiz=4096,4096`);
+      await new Promise((r) => setTimeout(r, 300));
+      let closed = false;
+      const closing = s.close(20_000).then(() => (closed = true));
+      await new Promise((r) => setTimeout(r, 200));
+      // A new connection is refused; a request on an idle kept-alive connection gets 503 and a close.
+      await assert.rejects(
+        new Promise((resolve, reject) => {
+          const c = net.connect(s.port, '127.0.0.1');
+          c.once('connect', () => {
+            c.destroy();
+            resolve(undefined);
+          });
+          c.once('error', reject);
+        }),
+        'new connections are refused while draining',
+      );
+      const late = await fetch(`${s.base}/rgb96.jp2?fsiz=8,8&len=10`).catch(() => null);
+      if (late) {
+        assert.equal(late.status, 503);
+        await late.arrayBuffer();
+      }
+      assert.equal(closed, false, 'still draining: the response is in flight');
+      let got = 0;
+      let head = '';
+      const whole = new Promise<void>((resolve, reject) => {
+        sock.on('data', (d: Buffer) => {
+          got += d.length;
+          if (head.length < 4096) head += d.toString('latin1', 0, Math.min(d.length, 4096));
+          const end = head.indexOf('\r\n\r\n');
+          const length = Number(/Content-Length: (\d+)/i.exec(head)?.[1]);
+          if (end > 0 && got >= end + 4 + length) resolve();
+        });
+        sock.on('close', () => reject(new Error(`closed after ${got} bytes`)));
+      });
+      sock.resume();
+      await whole;
+      await closing;
+      assert.ok(got > 16_000_000, 'the whole response arrived');
+      sock.destroy();
+    } finally {
+      await s.stop().catch(() => {});
+      big.remove();
+    }
+  });
+});
+
 describe('session-table exhaustion', () => {
   it('a cnew flood neither locks others out nor lets one client hold more than its share', { timeout: 60_000 }, async () => {
     const s = await startTestServer({ sessionLimits: { maxSessions: 50, maxSessionsPerClient: 20 } });
