@@ -12,7 +12,7 @@ import { privateCacheDir } from '../io/index-cache.js';
 const USAGE = `usage:
   jpipd serve --root DIR [--host 127.0.0.1] [--port 8090] [--threads N] [--min-threads 1]
               [--pool-threads N] [--cache-dir DIR] [--index-budget-mb 512] [--session-idle-s 300]
-              [--max-sessions 10000] [--max-sessions-per-client 1000]
+              [--max-sessions 10000] [--max-sessions-per-client 1000] [--cert FILE --key FILE]
               [--keep-alive-s 10] [--read-cache-mb 8] [--log-level info]
   jpipd index DIR [--cache-dir DIR]
   jpipd movie --out MOVIE.jpx [--sort name|date] [--absolute | --embed] [--force] FRAME|FOLDER|GLOB...
@@ -48,6 +48,8 @@ async function serve(argv: string[]): Promise<number> {
     'session-idle-s': 'value',
     'max-sessions': 'value',
     'max-sessions-per-client': 'value',
+    cert: 'value',
+    key: 'value',
     'log-level': 'value',
     'keep-alive-s': 'value',
     'read-cache-mb': 'value',
@@ -65,6 +67,11 @@ async function serve(argv: string[]): Promise<number> {
   const budget = intOption(args, 'index-budget-mb', 512, 1, 1 << 20) * 1024 * 1024;
   const idle = intOption(args, 'session-idle-s', 300, 1, 86400);
   const maxSessions = intOption(args, 'max-sessions', 10_000, 1, 1_000_000);
+  const cert = stringOption(args, 'cert', '');
+  const key = stringOption(args, 'key', '');
+  if (Boolean(cert) !== Boolean(key)) throw new UsageError('--cert and --key go together');
+  for (const f of [cert, key]) if (f && !fs.existsSync(f)) throw new UsageError(`no such file: ${f}`);
+  const tls = cert ? { cert: path.resolve(cert), key: path.resolve(key) } : undefined;
   const perClient = intOption(args, 'max-sessions-per-client', 1_000, 1, 1_000_000);
   const keepAlive = intOption(args, 'keep-alive-s', 10, 10, 86400);
   const readCacheMb = intOption(args, 'read-cache-mb', 8, 0, 1 << 16);
@@ -87,11 +94,12 @@ async function serve(argv: string[]): Promise<number> {
     indexBudgetBytes: budget,
     sessionIdleMs: idle * 1000,
     sessionLimits: { maxSessions, maxSessionsPerClient: perClient },
+    tls,
     keepAliveMs: keepAlive * 1000,
     readCacheBytes: readCacheMb * 1024 * 1024,
     log: (e) => log.info(e),
   });
-  const base = `http://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
+  const base = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
   const examples = listImages(root, 5);
   log.info({ event: 'listening', url: base, root: '.', threads, cacheDir }, 'jpipd listening');
   if (!privateCacheDir(cacheDir)) log.warn({ event: 'cache-dir-refused', cacheDir }, 'the cache folder is not private (owned by you, not writable by others): running without index cache files');

@@ -19,6 +19,14 @@ export interface FrontEndOptions {
   limits?: Partial<HttpLimits>;
   /** Called once per finished request (structured log). */
   log?: (entry: Record<string, unknown>) => void;
+  /** Serve HTTPS/WSS with this certificate and key (PEM files), through uWebSockets.js's SSLApp. */
+  tls?: TlsFiles;
+}
+
+/** PEM files of a TLS certificate (chain) and its private key. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
 }
 
 /** A listening front end. */
@@ -37,7 +45,7 @@ export interface FrontEnd {
 /** Starts a front end over `service`; resolves once it listens. */
 export function startFrontEnd(service: JpipService, opts: FrontEndOptions): Promise<FrontEnd> {
   const uws = loadUws();
-  const app: TemplatedApp = uws.App();
+  const app: TemplatedApp = opts.tls ? uws.SSLApp({ cert_file_name: opts.tls.cert, key_file_name: opts.tls.key }) : uws.App();
   const log = opts.log ?? (() => {});
   addWebSocketRoute(app, service, log);
   const inflight: InFlight = { n: 0 };

@@ -14,6 +14,7 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Forwarder } from './forward.js';
+import type { TlsFiles } from './front-end.js';
 import type { SharedMemory } from '../jpip/arena.js';
 import { hostLinks } from './thread-links.js';
 import { afterWorkerStart } from '../pool/young-generation.js';
@@ -63,6 +64,7 @@ export interface FrontWorkerData {
   host: string;
   port: number;
   unixPath?: string;
+  tls?: TlsFiles;
   rpc: MessagePort;
   word: SharedArrayBuffer;
   /** The block cache shared by every front end. */
@@ -115,7 +117,7 @@ export class FrontEnds {
   constructor(
     private readonly opts: ServerOptions,
     private readonly h: Harness,
-    private readonly listen: { host: string; port: number; unixPath?: string },
+    private readonly listen: { host: string; port: number; unixPath?: string; tls?: TlsFiles },
   ) {
     this.max = opts.threads !== undefined ? Math.min(opts.threads, h.threads) : h.threads;
     this.forwarder.serve(h.service);

@@ -51,7 +51,7 @@ const eluTimer = setInterval(() => {
 }, 500);
 eluTimer.unref();
 
-void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.unixPath, log }).then((front) => {
+void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.unixPath, log, tls: data.tls }).then((front) => {
   control.on('message', (m: ToFront) => onControl(m, front));
   control.postMessage({ op: 'ready' });
 });

@@ -19,6 +19,7 @@ import { FrontEnds } from './front-ends.js';
 import { startFrontEnd, type FrontEnd } from './front-end.js';
 import { MAX_HEAD_BYTES } from './http.js';
 import type { Sequencer } from './sequencer.js';
+import type { TlsFiles } from './front-end.js';
 import { JpipService } from './service.js';
 
 /** Server options. */
@@ -48,6 +49,8 @@ export interface ServerOptions {
    * after 10 s; a longer time puts the keep-alive relay (server/sequencer.ts) in front, on one thread.
    */
   keepAliveMs?: number;
+  /** HTTPS/WSS: PEM certificate and key files (uWebSockets.js SSLApp on every front end). */
+  tls?: TlsFiles;
   /** Heap limit of each pool thread in MiB (a worker over it is replaced and its task re-run). */
   workerHeapMb?: number;
   /**
@@ -147,6 +150,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const h = createHarness(opts);
   const host = opts.host ?? '127.0.0.1';
   const relay = (opts.keepAliveMs ?? UWS_IDLE_MS) > UWS_IDLE_MS;
+  // The keep-alive relay speaks plain TCP to clients: TLS is terminated by uWebSockets.js only.
+  if (relay && opts.tls) throw new Error('--keep-alive-s above 10 cannot be combined with TLS (--cert/--key)');
   const unixPath = relay ? path.join(os.tmpdir(), `jpipd-${process.pid}-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}.sock`) : undefined;
   let front: FrontEnd | undefined;
   let sequencer: Sequencer | undefined;
@@ -155,10 +160,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // Every front end listens on the same port (SO_REUSEPORT), which must be a fixed number: an
     // ephemeral port chosen by the kernel for one listener is not shared. Port 0 picks one first.
     const wanted = relay || opts.port ? (opts.port ?? 0) : await freePort(host);
-    front = await startFrontEnd(h.service, { host, port: relay ? 0 : wanted, unixPath, log: opts.log });
+    front = await startFrontEnd(h.service, { host, port: relay ? 0 : wanted, unixPath, log: opts.log, tls: opts.tls });
     const port = relay ? 0 : front.port;
     // Behind the relay there is one front end: the relay owns the port and is one thread anyway.
-    fronts = new FrontEnds(relay ? { ...opts, threads: 1 } : opts, h, { host, port, unixPath });
+    fronts = new FrontEnds(relay ? { ...opts, threads: 1 } : opts, h, { host, port, unixPath, tls: opts.tls });
     if (unixPath) {
       const { startSequencer } = await import('./sequencer.js');
       sequencer = await startSequencer({
