@@ -100,6 +100,21 @@ function finish(ex: Exchange): void {
   ex.inflight.n--;
 }
 
+/**
+ * Ends a HEAD response without a body. This uWebSockets.js build aborts the whole process when
+ * endWithoutBody() is given any argument (it then returns without having responded), so the length
+ * is written as a header and endWithoutBody() is called bare; a response that must close the
+ * connection uses end('', true) instead (Content-Length 0, then the close).
+ */
+function endHead(res: HttpResponse, length: number, close: boolean): void {
+  if (close) {
+    res.end('', true);
+    return;
+  }
+  res.writeHeader('Content-Length', String(length));
+  res.endWithoutBody();
+}
+
 /** Attaches the abort handler once. */
 function watch(res: HttpResponse, ex: Exchange): void {
   if (ex.watching) return;
@@ -141,7 +156,7 @@ function send(res: HttpResponse, reply: Reply, ex: Exchange, log: (e: Record<str
   res.writeStatus(`${reply.status} ${reply.statusText}`);
   for (const [k, v] of reply.headers) res.writeHeader(k, v);
   if (!reply.more) {
-    if (ex.method === 'HEAD') res.endWithoutBody(reply.length, close);
+    if (ex.method === 'HEAD') endHead(res, reply.length, close);
     else res.end(reply.body, close);
     finish(ex);
     log({ method: ex.method, status: reply.status, ms: performance.now() - ex.started, ...reply.log });

@@ -56,7 +56,7 @@ const VALUE_CHARS = '0123456789,-:[]<>;*!=abcjpxlPHM%20_.'.split('');
 const fieldValue = fc.string({ unit: fc.constantFrom(...VALUE_CHARS), maxLength: 24 });
 const queryString = fc.array(fc.tuple(FIELD, fieldValue), { maxLength: 6 }).map((kv) => kv.map(([k, v]) => `${k}=${v}`).join('&'));
 const head = fc
-  .record({ method: fc.constantFrom('GET', 'GET', 'GET', 'POST', 'OPTIONS', 'PUT'), path, query: queryString })
+  .record({ method: fc.constantFrom('GET', 'GET', 'GET', 'POST', 'OPTIONS', 'PUT', 'HEAD', 'DELETE'), path, query: queryString })
   .map(({ method, path, query }) => {
     const body = method === 'POST' ? query : '';
     const target = `/${path}${method === 'POST' || query === '' ? '' : `?${query}`}`;

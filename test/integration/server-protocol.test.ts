@@ -169,6 +169,17 @@ describe('bad input', () => {
     await ok.arrayBuffer();
   });
 
+  it('answers HEAD without a body and without stopping the server (regression: the process aborted)', async () => {
+    const text = await raw(srv.port, 'HEAD /rgb96.jp2?fsiz=8,8&len=10 HTTP/1.1\r\nHost: a\r\n\r\nGET /rgb96.jp2?fsiz=8,8&len=10 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    const second = text.indexOf('HTTP/1.1 200');
+    assert.match(text, /^HTTP\/1\.1 405 /);
+    assert.ok(second > 0, 'the pipelined GET is answered');
+    assert.equal(text.slice(0, second).split('\r\n\r\n')[1], '', 'nothing between the HEAD response head and the next response');
+    const ok = await fetch(`${srv.base}/rgb96.jp2?fsiz=8,8&len=10`);
+    assert.equal(ok.status, 200, 'still serving');
+    await ok.arrayBuffer();
+  });
+
   it('rejects unsupported return types and methods', async () => {
     const jpt = await expect4xx(`${srv.base}/gray257-n6-defprec-l2.j2k?type=jpt-stream`, 415);
     assert.match(jpt, /jpp-stream/, 'says what to ask for instead');
