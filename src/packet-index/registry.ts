@@ -17,6 +17,8 @@ export interface IndexTables {
   acquire(key: string): void;
   /** A session stopped using image version `key`. */
   release(key: string): void;
+  /** Image version `key` is gone (the file changed): drop its tables as soon as no session uses them. */
+  retire(key: string): void;
 }
 
 /** Registry statistics. */
@@ -29,6 +31,8 @@ export interface RegistryStats {
   recovered: number;
   /** Failed tables replaced by fresh ones. */
   replaced: number;
+  /** Releases without a matching acquire (a bookkeeping bug if ever non-zero). */
+  unmatchedReleases: number;
 }
 
 interface Entry {
@@ -36,6 +40,8 @@ interface Entry {
   bytes: number;
   refs: number;
   lastUsed: number;
+  /** The file changed: this version is dropped when its last session ends. */
+  retired?: boolean;
 }
 
 /** Default bound on shared index memory. */
@@ -47,6 +53,7 @@ export class IndexRegistry implements IndexTables {
   private indexBytes = 0;
   private evictions = 0;
   private recovered = 0;
+  private unmatchedReleases = 0;
   private replaced = 0;
   /** Called with the key of every version dropped (threads drop their views of its tables). */
   onEvict: (key: string) => void = () => {};
@@ -98,11 +105,29 @@ export class IndexRegistry implements IndexTables {
 
   release(key: string): void {
     const e = this.entries.get(key);
-    if (!e) return;
-    e.refs = Math.max(0, e.refs - 1);
+    if (!e || e.refs === 0) {
+      // A release without its acquire is a bookkeeping bug: counted (stats), never hidden.
+      this.unmatchedReleases++;
+      return;
+    }
+    e.refs--;
     e.lastUsed = Date.now();
-    if (e.refs === 0 && e.bytes === 0) this.entries.delete(key);
+    if (e.refs === 0 && (e.bytes === 0 || e.retired)) this.drop(key, e);
     this.enforceBudget();
+  }
+
+  retire(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    e.retired = true;
+    if (e.refs === 0) this.drop(key, e);
+  }
+
+  /** Forgets a version and its tables now (threads are told to drop their views). */
+  private drop(key: string, e: Entry): void {
+    this.entries.delete(key);
+    this.indexBytes -= e.bytes;
+    if (e.bytes > 0) this.onEvict(key);
   }
 
   /** References to image version `key` (tests, stats). */
@@ -143,6 +168,6 @@ export class IndexRegistry implements IndexTables {
 
   /** Current numbers. */
   stats(): RegistryStats {
-    return { images: this.entries.size, indexBytes: this.indexBytes, budgetBytes: this.budgetBytes, evictions: this.evictions, recovered: this.recovered, replaced: this.replaced };
+    return { images: this.entries.size, indexBytes: this.indexBytes, budgetBytes: this.budgetBytes, evictions: this.evictions, recovered: this.recovered, replaced: this.replaced, unmatchedReleases: this.unmatchedReleases };
   }
 }

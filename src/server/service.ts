@@ -137,7 +137,11 @@ export class JpipService {
       cacheDir: opts.cacheDir,
       revalidateMs: opts.revalidateMs,
       budget: opts.inlineBudget ?? INLINE_BUDGET,
-      onClose: (f) => this.streams.dropFile(f),
+      onClose: (f) => {
+        this.streams.dropFile(f);
+        // A changed file's version is over for every thread: its index tables go when unused.
+        if (f.stale) this.opts.tables.retire(f.key);
+      },
     });
     this.streams = new Streams(this.catalog, opts.tables, opts.pool, opts.inlineIndexBytes);
     this.sessions = new SessionTable<OpenFile>(opts.sessionLimits ?? DEFAULT_SESSION_LIMITS, (s) => this.ended(s), this.front);

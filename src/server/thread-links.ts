@@ -31,7 +31,7 @@ export interface HeavyWork {
   index(task: IndexTask): Promise<IndexResult>;
 }
 
-type RegistryCall = { id: number; op: 'table'; key: string; cs: number; slots: number } | { op: 'acquire' | 'release'; key: string };
+type RegistryCall = { id: number; op: 'table'; key: string; cs: number; slots: number } | { op: 'acquire' | 'release' | 'retire'; key: string };
 type RegistryReply = { id: number; sab?: SharedArrayBuffer; error?: ErrorData };
 type PoolCall = { id: number; task: OpenTask | IndexTask };
 type PoolReply = { id: number; result?: OpenResult | IndexResult; error?: ErrorData };
@@ -69,6 +69,10 @@ export class RegistryLink implements IndexTables {
 
   release(key: string): void {
     this.rpc.postMessage({ op: 'release', key } satisfies RegistryCall);
+  }
+
+  retire(key: string): void {
+    this.rpc.postMessage({ op: 'retire', key } satisfies RegistryCall);
   }
 }
 
@@ -110,6 +114,7 @@ export function hostLinks(rpc: MessagePort, word: Int32Array, poolPort: MessageP
   rpc.on('message', (m: RegistryCall) => {
     if (m.op === 'acquire') return registry.acquire(m.key);
     if (m.op === 'release') return registry.release(m.key);
+    if (m.op === 'retire') return registry.retire(m.key);
     if (m.op !== 'table') return;
     let reply: RegistryReply;
     try {

@@ -174,6 +174,10 @@ describe('images that change while served', () => {
       assert.notEqual(b.tid, a.tid, 'a new target id for the new version');
       const r = await b.fetchWindow({ fsiz: '250,175' });
       assert.equal(r[r.length - 1].status, 200);
+      // The old version's index is gone (its file changed and its session ended): only one is counted.
+      const st = s.registry.stats();
+      assert.equal(st.images, 1, `${st.images} image versions held`);
+      assert.equal(st.unmatchedReleases, 0);
     } finally {
       await s.stop();
       fs.rmSync(root, { recursive: true, force: true });

@@ -4,7 +4,7 @@
  * index memory exceeds the budget (threads are told through onEvict).
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import { JpipdError } from '../../src/errors.js';
 import { IndexRegistry } from '../../src/packet-index/registry.js';
 import { indexByteLength, SharedPacketIndex } from '../../src/packet-index/shared-index.js';
@@ -65,4 +65,28 @@ describe('index registry', () => {
     assert.equal(reg.refs('k'), 0);
     assert.equal(reg.stats().images, 0, 'a version with no table and no user is dropped');
   });
+});
+
+test('a retired version (its file changed) is dropped when its last session ends, and its bytes with it', () => {
+  const reg = new IndexRegistry(1 << 30);
+  const dropped: string[] = [];
+  reg.onEvict = (k) => dropped.push(k);
+  // Five rewrites of one file while a session holds each version.
+  for (let v = 0; v < 5; v++) {
+    reg.acquire(`img@${v}`);
+    reg.table(`img@${v}`, 0, 10_000);
+  }
+  const one = reg.stats().indexBytes / 5;
+  for (let v = 0; v < 4; v++) reg.retire(`img@${v}`); // the catalog saw each change
+  assert.equal(reg.stats().indexBytes, 5 * one, 'still used: kept');
+  for (let v = 0; v < 4; v++) reg.release(`img@${v}`);
+  assert.equal(reg.stats().indexBytes, one, 'only the current version is counted');
+  assert.deepEqual(dropped, ['img@0', 'img@1', 'img@2', 'img@3'], 'threads were told to drop their views');
+  // Retiring an unused version drops it at once; a release without its acquire is counted, not hidden.
+  reg.release('img@4');
+  reg.retire('img@4');
+  assert.equal(reg.stats().indexBytes, 0);
+  reg.release('img@4');
+  reg.release('never');
+  assert.equal(reg.stats().unmatchedReleases, 2);
 });
