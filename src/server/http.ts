@@ -25,6 +25,7 @@ export const MAX_HEAD_BYTES = 8 * 1024;
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Accept-Encoding allows gzip (and does not give it q=0). */
+const CLOSE = /(^|,)\s*close\s*(,|$)/i;
 const GZIP = /\bgzip\b(?!\s*;\s*q=0(\.0*)?\b)/i;
 
 /** Per-request state kept across callbacks. */
@@ -39,6 +40,8 @@ interface Exchange {
   /** The reply being streamed, if any (its rest is undelivered when the client goes away). */
   streaming: Reply | null;
   inflight: InFlight;
+  /** The request said `Connection: close`. */
+  wantsClose: boolean;
 }
 
 /** Adds the JPIP HTTP route (every path) to `app`. */
@@ -49,13 +52,15 @@ export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: Ht
     const path = req.getUrl();
     const query = req.getQuery() ?? '';
     const acceptsGzip = GZIP.test(req.getHeader('accept-encoding'));
+    // A client that asks to close after this exchange gets `Connection: close` and the close.
+    const wantsClose = CLOSE.test(req.getHeader('connection'));
     // The address only matters to requests that may open a channel (the per-client session limit).
     const client = method === 'POST' || query.includes('cnew') ? Buffer.from(res.getRemoteAddressAsText()).toString() : undefined;
     let headBytes = path.length + query.length;
     req.forEach((k, v) => {
       headBytes += k.length + v.length + 4;
     });
-    const ex: Exchange = { started: performance.now(), method, aborted: false, finished: false, watching: false, streaming: null, inflight };
+    const ex: Exchange = { started: performance.now(), method, aborted: false, finished: false, watching: false, streaming: null, inflight, wantsClose };
     if (inflight.draining) {
       send(res, service.error(new JpipdError('ERR_BUSY', 'the server is stopping; try again')), ex, log, true);
       return;
@@ -155,6 +160,10 @@ function dispatch(res: HttpResponse, service: JpipService, inc: IncomingRequest,
 function send(res: HttpResponse, reply: Reply, ex: Exchange, log: (e: Record<string, unknown>) => void, close = false): void {
   res.writeStatus(`${reply.status} ${reply.statusText}`);
   for (const [k, v] of reply.headers) res.writeHeader(k, v);
+  // uWebSockets.js closes a connection whose client asked for it without saying so: say it. (When
+  // the server decides to close, end(…, true) writes the header itself.)
+  if (ex.wantsClose) res.writeHeader('Connection', 'close');
+  close ||= ex.wantsClose;
   if (!reply.more) {
     if (ex.method === 'HEAD') endHead(res, reply.length, close);
     else res.end(reply.body, close);

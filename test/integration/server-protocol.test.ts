@@ -169,6 +169,26 @@ describe('bad input', () => {
     await ok.arrayBuffer();
   });
 
+  it('closes after answering a request that says Connection: close, and says so', async () => {
+    const got = await new Promise<{ text: string; closedByServer: boolean }>((resolve) => {
+      const sock = net.connect(srv.port, '127.0.0.1');
+      let text = '';
+      const timer = setTimeout(() => {
+        sock.destroy();
+        resolve({ text, closedByServer: false });
+      }, 3000);
+      sock.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      sock.on('close', () => {
+        clearTimeout(timer);
+        resolve({ text, closedByServer: true });
+      });
+      sock.write('GET /rgb96.jp2?fsiz=8,8&len=10 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    });
+    assert.match(got.text, /^HTTP\/1\.1 200 /);
+    assert.match(got.text, /\r\nConnection: close\r\n/i);
+    assert.ok(got.closedByServer, 'the server closed the connection');
+  });
+
   it('answers HEAD without a body and without stopping the server (regression: the process aborted)', async () => {
     const text = await raw(srv.port, 'HEAD /rgb96.jp2?fsiz=8,8&len=10 HTTP/1.1\r\nHost: a\r\n\r\nGET /rgb96.jp2?fsiz=8,8&len=10 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
     const second = text.indexOf('HTTP/1.1 200');
