@@ -1,0 +1,110 @@
+/**
+ * Resource attacks of the hardening issue, one at a time, against a running jpipd while honest clients
+ * load it (random 256² windows, 127.0.0.1 only): what the attack achieves, the server's RSS, and the
+ * honest clients' p99 against a quiet baseline. It starts no server: give its URL and PID.
+ *
+ *   model  POSTs of model= with 100,000 precinct bins each (the model memory bomb)
+ *   cnew   four loops opening channels as fast as they can (session-table exhaustion)
+ *   ws     one WebSocket sending 10,000 requests of 60 KB without reading (queue growth)
+ *
+ * Usage: node --import tsx native-free-bench/attacks.ts --url http://127.0.0.1:18190 --pid N
+ *          [--seconds 15] [--attacks model,cnew,ws] [--clients 16]
+ */
+import WebSocket from 'ws';
+import { runLoad, type LoadResult } from './loadgen.js';
+import { cliArgs } from './lib/cli.js';
+import { checkLocalUrl } from './lib/http-client.js';
+import { rssKiB } from './lib/proc.js';
+
+const a = cliArgs(process.argv.slice(2));
+const url = checkLocalUrl(a.get('url') ?? 'http://127.0.0.1:18190').origin;
+const pid = Number(a.get('pid'));
+if (!Number.isInteger(pid) || pid <= 0) throw new Error('--pid N: the server process to watch');
+const seconds = Number(a.get('seconds') ?? 15);
+const clients = Number(a.get('clients') ?? 16);
+const attacks = (a.get('attacks') ?? 'model,cnew,ws').split(',');
+const TARGET = 'gray4096.jp2';
+
+const honest = (): Promise<LoadResult> => runLoad({ url, name: 'random', clients, durationS: seconds, len: 32768, pid });
+
+/** Samples the server's RSS (MiB) every 200 ms until `done` settles; resolves with the peak. */
+async function peakRss(done: Promise<unknown>): Promise<number> {
+  let peak = 0;
+  let over = false;
+  void done.finally(() => (over = true));
+  while (!over) {
+    peak = Math.max(peak, rssKiB(pid) / 1024);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return peak;
+}
+
+/** Runs `attack` until `stop`; returns a line describing what it achieved. */
+type Attack = (stop: () => boolean) => Promise<string>;
+
+const ATTACKS: Record<string, Attack> = {
+  async model(stop) {
+    const bins = Array.from({ length: 100_000 }, (_, i) => `P${i}`).join(',');
+    const statuses = new Map<number, number>();
+    let posts = 0;
+    while (!stop()) {
+      const r = await fetch(`${url}/${TARGET}`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: `cnew=http&type=jpp-stream&fsiz=64,64&len=100&model=${bins}` });
+      await r.arrayBuffer();
+      statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      posts++;
+    }
+    return `${posts} POSTs of 100,000 bins: ${[...statuses].map(([s, n]) => `${n}× ${s}`).join(', ')}`;
+  },
+  async cnew(stop) {
+    const statuses = new Map<number, number>();
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (!stop()) {
+          const r = await fetch(`${url}/${TARGET}?cnew=http&type=jpp-stream&len=0`);
+          await r.arrayBuffer();
+          statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+        }
+      }),
+    );
+    const probe = await fetch(`${url}/${TARGET}?cnew=http&type=jpp-stream&len=0`);
+    await probe.arrayBuffer();
+    return `${[...statuses].map(([s, n]) => `${n}× ${s}`).join(', ')}; a new client's cnew afterwards: ${probe.status}`;
+  },
+  async ws(stop) {
+    const sock = new WebSocket(`${url.replace('http', 'ws')}/jpip-ws`);
+    await new Promise((resolve, reject) => {
+      sock.once('open', resolve);
+      sock.once('error', reject);
+    });
+    (sock as unknown as { _socket: { pause(): void } })._socket.pause();
+    let code = 0;
+    sock.once('close', (c) => (code = c));
+    const pad = 'x'.repeat(60_000);
+    let sent = 0;
+    for (; sent < 10_000 && !stop() && sock.readyState === WebSocket.OPEN; sent++) {
+      sock.send(`/${TARGET}?fsiz=4096,4096&qid=${sent}&pad=${pad}`);
+      if (sent % 100 === 0) await new Promise((r) => setImmediate(r));
+    }
+    (sock as unknown as { _socket: { resume(): void } })._socket.resume();
+    await new Promise((r) => setTimeout(r, 1000));
+    sock.terminate();
+    return `${sent} requests of 60 KB sent without reading; ${code ? `closed by the server with ${code}` : 'still open'}`;
+  },
+};
+
+const baseline = await honest();
+console.log(`baseline: honest p99 ${baseline.latencyMs.p99.toFixed(1)} ms, ${baseline.responsesPerS.toFixed(0)} resp/s, ${baseline.errors} errors; server RSS ${(rssKiB(pid) / 1024).toFixed(1)} MiB`);
+console.log('\n| attack | what it achieved | server RSS before → peak → after (MiB) | honest p99 ms (baseline) | honest errors |');
+console.log('|---|---|---|---|---|');
+for (const name of attacks) {
+  const attack = ATTACKS[name];
+  if (!attack) throw new Error(`unknown attack ${name}`);
+  const before = rssKiB(pid) / 1024;
+  const deadline = Date.now() + seconds * 1000;
+  const run = Promise.all([attack(() => Date.now() > deadline), honest()]);
+  const peak = await peakRss(run);
+  const [what, load] = await run;
+  await new Promise((r) => setTimeout(r, 2000));
+  const afterRss = rssKiB(pid) / 1024;
+  console.log(`| ${name} | ${what} | ${before.toFixed(1)} → ${peak.toFixed(1)} → ${afterRss.toFixed(1)} | ${load.latencyMs.p99.toFixed(1)} (${baseline.latencyMs.p99.toFixed(1)}) | ${load.errors} |`);
+}
