@@ -13,6 +13,7 @@ import { BufferSource } from '../../src/bytes/source.js';
 import { JpipdError } from '../../src/errors.js';
 import { scanTarget } from '../../src/j2k/boxes.js';
 import { tileCount, tileGeometry } from '../../src/j2k/geometry.js';
+import { parseModel } from '../../src/jpip/model-field.js';
 import { parseRequest } from '../../src/jpip/request.js';
 import { buildLevels } from '../../src/packet-index/builder.js';
 import { buildDirectory } from '../../src/packet-index/directory.js';
@@ -70,6 +71,29 @@ const windowQuery = fc
 test('parseRequest: any query string is parsed or refused with a JpipdError', () => {
   fc.assert(
     fc.property(fc.oneof(query, fc.string({ maxLength: 200 })), (q) => onlyJpipdErrors(() => parseRequest(q))),
+    { seed: SEED, numRuns: RUNS * 5 },
+  );
+});
+
+test('model=: the one-pass parser of plain descriptor lists agrees with the general parser', () => {
+  const token = fc.oneof(
+    fc.tuple(fc.constantFrom('', '-'), fc.constantFrom('P', 'H', 'M', 'T', 'Hm', 'X', 'p'), fc.oneof(fc.nat(2 ** 53).map(String), fc.constantFrom('', '*', '007', '0', '1e3', '9007199254740993')), fc.constantFrom('', ':', ':L', ':0', ':12', ':L3', ':x', ':99999999999999999')).map((t) => t.join('')),
+    fc.string({ unit: fc.constantFrom(...'PHM0123:L-*'.split('')), maxLength: 8 }),
+  );
+  const outcome = (v: string): unknown => {
+    try {
+      return parseModel(v).map((i) => ({ ...i, codestreams: undefined }));
+    } catch (e) {
+      if (!(e instanceof JpipdError)) throw e;
+      return e.code;
+    }
+  };
+  fc.assert(
+    fc.property(fc.array(token, { minLength: 1, maxLength: 6 }), (tokens) => {
+      const plain = tokens.join(',');
+      // A leading qualifier for codestream 0 forces the general path with the same meaning.
+      assert.deepEqual(outcome(plain), outcome(`[0],${plain}`), plain);
+    }),
     { seed: SEED, numRuns: RUNS * 5 },
   );
 });
