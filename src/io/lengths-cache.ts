@@ -26,6 +26,7 @@ interface LengthsJson {
 /** Learnt lengths of codestream `cs` of image `rel` (version `stamp`) in `cacheDir` (packet-index's LearntLengths). */
 export class LengthsFile {
   private tiles: Map<number, Uint8Array[]> | null = null;
+  private dirty = false;
   private readonly path: string;
 
   /** `key` is the image's real path (as for the index cache file). */
@@ -57,9 +58,17 @@ export class LengthsFile {
     return this.load().get(t) ?? null;
   }
 
+  /** Records tile t's lengths (written by flush(), once per build however many tiles it learnt). */
   put(t: number, parts: Uint8Array[]): void {
+    this.load().set(t, parts);
+    this.dirty = true;
+  }
+
+  /** Writes what was learnt since the last flush (atomically: temp file + rename; failures ignored). */
+  flush(): void {
+    if (!this.dirty) return;
+    this.dirty = false;
     const tiles = this.load();
-    tiles.set(t, parts);
     const file: LengthsJson = { format: LENGTHS_FORMAT, version: LENGTHS_VERSION, key: this.key, size: this.stamp.size, mtimeMs: this.stamp.mtimeMs, cs: this.cs, tiles: {} };
     for (const [k, v] of tiles) file.tiles[k] = v.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('base64'));
     const tmp = `${this.path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;

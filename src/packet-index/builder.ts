@@ -40,6 +40,8 @@ function lastNeeded(order: PacketOrder, upTo: number): number {
 export interface LearntLengths {
   get(t: number): Uint8Array[] | null;
   put(t: number, parts: Uint8Array[]): void;
+  /** Persists what put() recorded (called once at the end of a build). */
+  flush(): void;
 }
 
 /**
@@ -146,6 +148,7 @@ export function buildLevels(
       learnt.put(t, seen.map((l) => encodePltLengths(l)));
     }
   }
+  learnt?.flush();
   for (let i = 0; i < count; i++) if (!written[i]) throw corrupt('a packet of the requested levels is missing from the PLT lists');
   return { firstSlot, offsets, lengths };
 }
