@@ -121,6 +121,9 @@ async function startJpipd(name: string, port: number, opts: { dir?: string; thre
   const args = [bin, 'serve', '--root', images, '--host', '127.0.0.1', '--port', String(port), '--threads', String(opts.threads), '--cache-dir', join(work, `${name}-cache`)];
   // Default log level (one JSON line per request, to /dev/null): esajpip logs to stdout as well.
   if (!opts.dir) args.push('--min-threads', String(opts.minThreads ?? 1));
+  // Every simulated client shares 127.0.0.1: the per-client session limit must not apply to them
+  // (the idle-channels memory scenario holds 10,000 sessions from one address). Older builds lack it.
+  if (!opts.dir) args.push('--max-sessions-per-client', '1000000');
   const child = spawn(process.execPath, args, { stdio: 'ignore' });
   await waitForPort(port, child, name);
   const s: Started = { name, url: `http://127.0.0.1:${port}`, pid: child.pid as number, child, stop: () => stopChild(child, [child.pid as number]) };
