@@ -12,7 +12,8 @@ import { privateCacheDir } from '../io/index-cache.js';
 const USAGE = `usage:
   jpipd serve --root DIR [--host 127.0.0.1] [--port 8090] [--threads N] [--min-threads 1]
               [--pool-threads N] [--cache-dir DIR] [--index-budget-mb 512] [--session-idle-s 300]
-              [--max-sessions 10000] [--max-sessions-per-client 1000] [--cert FILE --key FILE]
+              [--max-sessions 10000] [--max-sessions-per-client 1000]
+              [--max-model-entries 8000000] [--cert FILE --key FILE]
               [--keep-alive-s 10] [--read-cache-mb 8] [--log-level info]
   jpipd index DIR [--cache-dir DIR]
   jpipd movie --out MOVIE.jpx [--sort name|date] [--absolute | --embed] [--force] FRAME|FOLDER|GLOB...
@@ -48,6 +49,7 @@ async function serve(argv: string[]): Promise<number> {
     'session-idle-s': 'value',
     'max-sessions': 'value',
     'max-sessions-per-client': 'value',
+    'max-model-entries': 'value',
     cert: 'value',
     key: 'value',
     'log-level': 'value',
@@ -73,6 +75,7 @@ async function serve(argv: string[]): Promise<number> {
   for (const f of [cert, key]) if (f && !fs.existsSync(f)) throw new UsageError(`no such file: ${f}`);
   const tls = cert ? { cert: path.resolve(cert), key: path.resolve(key) } : undefined;
   const perClient = intOption(args, 'max-sessions-per-client', 1_000, 1, 1_000_000);
+  const modelEntries = intOption(args, 'max-model-entries', 8_000_000, 1000, 1_000_000_000);
   const keepAlive = intOption(args, 'keep-alive-s', 10, 10, 86400);
   const readCacheMb = intOption(args, 'read-cache-mb', 8, 0, 1 << 16);
   const level = stringOption(args, 'log-level', 'info');
@@ -93,7 +96,7 @@ async function serve(argv: string[]): Promise<number> {
     cacheDir,
     indexBudgetBytes: budget,
     sessionIdleMs: idle * 1000,
-    sessionLimits: { maxSessions, maxSessionsPerClient: perClient },
+    sessionLimits: { maxSessions, maxSessionsPerClient: perClient, modelBudgetEntries: modelEntries },
     tls,
     keepAliveMs: keepAlive * 1000,
     readCacheBytes: readCacheMb * 1024 * 1024,

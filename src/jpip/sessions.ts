@@ -58,6 +58,8 @@ export interface SessionLimits {
   maxSessionsPerClient: number;
   /** A full table ends a free session idle at least this long to make room (byte-less ones first). */
   evictIdleMs: number;
+  /** Cache-model bins of all sessions of the table together (~8 bytes each). */
+  modelBudgetEntries: number;
 }
 
 /** Default limits: generous for archives, bounded against exhaustion. */
@@ -68,6 +70,7 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
   maxQueuedPerSession: 64,
   maxSessionsPerClient: 1_000,
   evictIdleMs: 10_000,
+  modelBudgetEntries: 8_000_000,
 };
 
 /**
@@ -121,7 +124,7 @@ export class SessionTable<TImage> {
     readonly owner = 0,
     modelBudgetEntries?: number,
   ) {
-    this.modelBudget = new ModelBudget(modelBudgetEntries);
+    this.modelBudget = new ModelBudget(modelBudgetEntries ?? limits.modelBudgetEntries);
   }
 
   /** Number of live sessions. */
