@@ -52,6 +52,14 @@ export class JpipdError extends Error {
   }
 }
 
+/**
+ * Codes that belong to the image itself (malformed, outside the profile, beyond a bound), not to a
+ * request or the machine: what is remembered per file version or per index instead of retried.
+ */
+export function isImageFault(code: string): boolean {
+  return code === 'ERR_IMAGE_CORRUPT' || code === 'ERR_IMAGE_UNSUPPORTED' || code === 'ERR_IMAGE_LIMIT';
+}
+
 /** Shorthand constructors, one per family, so call sites read as what went wrong. */
 export const malformed = (m: string): JpipdError => new JpipdError('ERR_MALFORMED_REQUEST', m);
 export const corrupt = (m: string): JpipdError => new JpipdError('ERR_IMAGE_CORRUPT', m);

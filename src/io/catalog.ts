@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { JpipdError } from '../errors.js';
+import { isImageFault, JpipdError } from '../errors.js';
 import type { TargetLayout } from '../j2k/types.js';
 import { FileSource, fileVersionId, type FileStamp } from './file-source.js';
 import { resolveTarget, type ResolvedTarget } from './paths.js';
@@ -137,7 +137,7 @@ export class Catalog {
    * Other errors (I/O, budget) are not remembered. At most MAX_REFUSALS entries, oldest dropped.
    */
   refuse(rel: string, stamp: FileStamp, e: JpipdError): void {
-    if (e.code !== 'ERR_IMAGE_CORRUPT' && e.code !== 'ERR_IMAGE_UNSUPPORTED' && e.code !== 'ERR_IMAGE_LIMIT') return;
+    if (!isImageFault(e.code)) return;
     this.refusals.delete(rel);
     if (this.refusals.size >= MAX_REFUSALS) this.refusals.delete(this.refusals.keys().next().value as string);
     this.refusals.set(rel, { size: stamp.size, mtimeMs: stamp.mtimeMs, error: e });

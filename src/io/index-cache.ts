@@ -99,14 +99,21 @@ export function loadIndex(cacheDir: string, key: string, stamp: FileStamp, print
   }
 }
 
-/** Writes a cache entry atomically (temp file + rename); failures are ignored (the cache is optional). */
+/** Writes a cache entry atomically (writeCacheFile); returns false when it could not be written. */
 export function saveIndex(cacheDir: string, key: string, stamp: FileStamp, print: string, layout: TargetLayout): boolean {
   const file: IndexFile = { format: INDEX_FORMAT, version: INDEX_VERSION, key, size: stamp.size, mtimeMs: stamp.mtimeMs, fingerprint: print, layout };
-  const dest = indexPath(cacheDir, key);
+  return writeCacheFile(cacheDir, indexPath(cacheDir, key), JSON.stringify(file));
+}
+
+/**
+ * Writes `text` to `dest` in the cache folder atomically (a temp file renamed over it, so a reader
+ * never sees half a file); failures are ignored (the cache is optional) and reported as false.
+ */
+export function writeCacheFile(cacheDir: string, dest: string, text: string): boolean {
   const tmp = `${dest}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     fs.mkdirSync(cacheDir, { recursive: true });
-    fs.writeFileSync(tmp, JSON.stringify(file));
+    fs.writeFileSync(tmp, text);
     fs.renameSync(tmp, dest);
     return true;
   } catch {

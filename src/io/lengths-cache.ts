@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import type { FileStamp } from './file-source.js';
-import { indexPath } from './index-cache.js';
+import { indexPath, writeCacheFile } from './index-cache.js';
 
 export const LENGTHS_FORMAT = 'jpipd-lengths';
 export const LENGTHS_VERSION = 2;
@@ -71,17 +71,6 @@ export class LengthsFile {
     const tiles = this.load();
     const file: LengthsJson = { format: LENGTHS_FORMAT, version: LENGTHS_VERSION, key: this.key, size: this.stamp.size, mtimeMs: this.stamp.mtimeMs, cs: this.cs, tiles: {} };
     for (const [k, v] of tiles) file.tiles[k] = v.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('base64'));
-    const tmp = `${this.path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    try {
-      fs.mkdirSync(this.cacheDir, { recursive: true });
-      fs.writeFileSync(tmp, JSON.stringify(file));
-      fs.renameSync(tmp, this.path);
-    } catch {
-      try {
-        fs.unlinkSync(tmp);
-      } catch {
-        // nothing was written
-      }
-    }
+    writeCacheFile(this.cacheDir, this.path, JSON.stringify(file));
   }
 }

@@ -6,7 +6,7 @@
  * that work; the service retries the request when it settles (nothing has been changed by then).
  */
 import * as path from 'node:path';
-import { errorData, fromErrorData, JpipdError } from '../errors.js';
+import { errorData, fromErrorData, isImageFault, JpipdError } from '../errors.js';
 import { ScanBudgetExceeded } from '../bytes/buffered-source.js';
 import type { Catalog, OpenFile } from '../io/catalog.js';
 import { LengthsFile } from '../io/lengths-cache.js';
@@ -20,9 +20,6 @@ export class Wait {
   turn: unknown = null;
   constructor(readonly promise: Promise<unknown>) {}
 }
-
-/** Errors that belong to the image itself (not to a request or the machine): remembered per index. */
-const IMAGE_FAULTS = new Set<string>(['ERR_IMAGE_CORRUPT', 'ERR_IMAGE_UNSUPPORTED', 'ERR_IMAGE_LIMIT']);
 
 /** Most bytes (PLT lists, or packet data whose headers are decoded) a front end reads itself to index new levels (about a millisecond of work). */
 export const INLINE_INDEX_BYTES = 256 * 1024;
@@ -108,7 +105,7 @@ export class Streams {
     try {
       ref.index.ensure(upTo);
     } catch (e) {
-      if (e instanceof JpipdError && IMAGE_FAULTS.has(e.code)) ref.index.shared.fail(e.code);
+      if (e instanceof JpipdError && isImageFault(e.code)) ref.index.shared.fail(e.code);
       throw e;
     }
   }
@@ -167,7 +164,7 @@ export class Streams {
           // again, on a fresh table.
           if (r.error.code === 'ERR_INTERNAL' && ref.index.shared.failure() === 'ERR_INTERNAL') return;
           // A broken image is broken for every thread: mark its table so no one builds it again.
-          if (IMAGE_FAULTS.has(r.error.code)) ref.index.shared.fail(r.error.code);
+          if (isImageFault(r.error.code)) ref.index.shared.fail(r.error.code);
           throw fromErrorData(r.error);
         }
       });
