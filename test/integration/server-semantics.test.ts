@@ -35,6 +35,26 @@ async function unreadConnection(port: number, target: string): Promise<net.Socke
   sock.write(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`);
   return sock;
 }
+/**
+ * Resumes reading an unreadConnection and resolves with the bytes received once one whole response
+ * (head + Content-Length body) has arrived; rejects if the connection closes first.
+ */
+function readWholeResponse(sock: net.Socket): Promise<number> {
+  let got = 0;
+  let head = '';
+  const whole = new Promise<number>((resolve, reject) => {
+    sock.on('data', (d: Buffer) => {
+      got += d.length;
+      if (head.length < 4096) head += d.toString('latin1', 0, Math.min(d.length, 4096));
+      const end = head.indexOf('\r\n\r\n');
+      const length = Number(/Content-Length: (\d+)/i.exec(head)?.[1]);
+      if (end > 0 && got >= end + 4 + length) resolve(got);
+    });
+    sock.on('close', () => reject(new Error(`closed after ${got} bytes`)));
+  });
+  sock.resume();
+  return whole;
+}
 const classes = (events: JppEvent[]): number[] => events.flatMap((e) => (e.kind === 'message' ? [e.cls] : []));
 const eorOf = (events: JppEvent[]): number | undefined => {
   const last = events[events.length - 1];
@@ -216,20 +236,7 @@ describe('graceful shutdown', () => {
         await late.arrayBuffer();
       }
       assert.equal(closed, false, 'still draining: the response is in flight');
-      let got = 0;
-      let head = '';
-      const whole = new Promise<void>((resolve, reject) => {
-        sock.on('data', (d: Buffer) => {
-          got += d.length;
-          if (head.length < 4096) head += d.toString('latin1', 0, Math.min(d.length, 4096));
-          const end = head.indexOf('\r\n\r\n');
-          const length = Number(/Content-Length: (\d+)/i.exec(head)?.[1]);
-          if (end > 0 && got >= end + 4 + length) resolve();
-        });
-        sock.on('close', () => reject(new Error(`closed after ${got} bytes`)));
-      });
-      sock.resume();
-      await whole;
+      const got = await readWholeResponse(sock);
       await closing;
       assert.ok(got > 16_000_000, 'the whole response arrived');
       sock.destroy();
@@ -290,20 +297,9 @@ describe('limits', () => {
         ),
       );
       await new Promise((r) => setTimeout(r, 500));
-      let got = 0;
-      let head = '';
-      const whole = new Promise<void>((resolve) => {
-        sock.on('data', (d: Buffer) => {
-          got += d.length;
-          if (head.length < 4096) head += d.toString('latin1', 0, Math.min(d.length, 4096));
-          const end = head.indexOf('\r\n\r\n');
-          const length = Number(/Content-Length: (\d+)/i.exec(head)?.[1]);
-          if (end > 0 && got >= end + 4 + length) resolve();
-        });
-      });
-      sock.resume();
+      const whole = readWholeResponse(sock);
       const statuses = await results;
-      await whole;
+      const got = await whole;
       const busy = statuses.filter((x) => x === 503).length;
       const ok = statuses.filter((x) => x === 200).length;
       assert.equal(busy + ok, 100);
