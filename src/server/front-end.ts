@@ -35,6 +35,14 @@ export interface FrontEnd {
   port: number;
   /** Stops listening and closes every connection. */
   close(): void;
+  /** HTTP exchanges finished so far (the autoscaler's response rate). */
+  served(): number;
+  /**
+   * Stops accepting connections but keeps serving the open ones (and, through them and the other
+   * front ends, the channels this one owns); resume() accepts again on the same port.
+   */
+  pause(): void;
+  resume(): Promise<void>;
   /**
    * Graceful stop: stops accepting connections at once, lets the exchanges in flight finish (up to
    * `graceMs`), then closes every connection.
@@ -48,27 +56,46 @@ export function startFrontEnd(service: JpipService, opts: FrontEndOptions): Prom
   const app: TemplatedApp = opts.tls ? uws.SSLApp({ cert_file_name: opts.tls.cert, key_file_name: opts.tls.key }) : uws.App();
   const log = opts.log ?? (() => {});
   addWebSocketRoute(app, service, log);
-  const inflight: InFlight = { n: 0 };
+  const inflight: InFlight = { n: 0, served: 0 };
   addHttpRoute(app, service, { maxHeadBytes: opts.limits?.maxHeadBytes ?? MAX_HEAD_BYTES, maxBodyBytes: opts.limits?.maxBodyBytes ?? MAX_BODY_BYTES }, log, inflight);
+  const listen = (cb: (token: us_listen_socket | false) => void): void => {
+    if (opts.unixPath) app.listen_unix(cb, opts.unixPath);
+    else app.listen(opts.host, opts.port, cb);
+  };
   return new Promise((resolve, reject) => {
-    const listening = (token: us_listen_socket | false): void => {
-      if (!token) {
+    const listening = (first: us_listen_socket | false): void => {
+      if (!first) {
         reject(new Error(opts.unixPath ? 'cannot listen on the private Unix socket' : `cannot listen on ${opts.host}:${opts.port}`));
         return;
       }
-      let accepting = true;
+      let token: us_listen_socket | null = first;
+      let closed = false;
       const stopAccepting = (): void => {
-        if (!accepting) return;
-        accepting = false;
+        if (!token) return;
         uws.us_listen_socket_close(token);
+        token = null;
       };
       resolve({
-        port: opts.unixPath ? 0 : uws.us_socket_local_port(token),
+        port: opts.unixPath ? 0 : uws.us_socket_local_port(first),
+        served: () => inflight.served,
+        pause: stopAccepting,
+        resume: () =>
+          new Promise<void>((ok, fail) => {
+            if (token || closed) return ok();
+            listen((t) => {
+              if (!t) return fail(new Error(`cannot listen again on ${opts.host}:${opts.port}`));
+              if (closed) uws.us_listen_socket_close(t);
+              else token = t;
+              ok();
+            });
+          }),
         close() {
+          closed = true;
           stopAccepting();
           (app as unknown as { close?: () => void }).close?.();
         },
         async drain(graceMs: number) {
+          closed = true;
           stopAccepting();
           inflight.draining = true;
           const deadline = performance.now() + graceMs;
@@ -77,7 +104,6 @@ export function startFrontEnd(service: JpipService, opts: FrontEndOptions): Prom
         },
       });
     };
-    if (opts.unixPath) app.listen_unix(listening, opts.unixPath);
-    else app.listen(opts.host, opts.port, listening);
+    listen(listening);
   });
 }

@@ -2,10 +2,9 @@
  * The front-end threads of a server, managed by the main thread (itself front end 0). Every front
  * end runs its own uWebSockets.js app on the same port — the kernel spreads new connections among
  * the listeners — and serves its connections start to finish, so throughput grows with threads
- * instead of stopping at one. Extra front ends start when the running ones are busy (event-loop
- * utilisation over AUTOSCALE_ELU) and a core is free for another (AUTOSCALE_FREE_CORES), both for
- * AUTOSCALE_SUSTAIN_PERIODS periods in a row, up to
- * `threads`, so an idle server is one thread. The main thread
+ * instead of stopping at one. How many accept connections is autoscale.ts's policy: one more when
+ * the running ones are busy and a core is free, kept only if the response rate rose, paused again
+ * when it did not or when the server is idle, up to `threads`. The main thread
  * links each new front end to the registry and pool (thread-links.ts) and to every other front end
  * (forward.ts), relays their logs, and stops them on close.
  */
@@ -19,29 +18,8 @@ import type { SharedMemory } from '../jpip/arena.js';
 import { hostLinks } from './thread-links.js';
 import { afterWorkerStart } from '../pool/young-generation.js';
 import { serviceSettings, type Harness, type ServerOptions } from './server.js';
-
-/** Event-loop utilisation above which one more front end is started. */
-export const AUTOSCALE_ELU = 0.5;
-/** How often the autoscaler looks. */
-export const AUTOSCALE_PERIOD_MS = 500;
-/**
- * Idle CPU (in cores, over the machine) needed before another front end starts: a new thread only
- * helps when a core is free for it. Measured on 2 cores shared with a load generator, a second front
- * end without a free core cost ~20 % more CPU per response and gained no throughput.
- */
-export const AUTOSCALE_FREE_CORES = 0.5;
-/**
- * Consecutive periods both conditions must hold. On 2 cores shared with a load generator the idle
- * share hovers at 0.3–0.4 cores with peaks past 0.5 (measured every 500 ms); one such peak used to
- * start a front end that then competed with the load for the rest of the run (random windows at 16
- * clients: 150–180 µs of CPU per response instead of 120–145).
- */
-export const AUTOSCALE_SUSTAIN_PERIODS = 4;
-
-/** Whether to start another front end, given the front ends' mean utilisation and the machine's idle cores. */
-export function shouldAddFrontEnd(meanElu: number, idleCores: number, freeCores = AUTOSCALE_FREE_CORES): boolean {
-  return meanElu >= AUTOSCALE_ELU && idleCores >= freeCores;
-}
+import type { FrontEnd } from './front-end.js';
+import { AUTOSCALE_PERIOD_MS, ScalePolicy } from './autoscale.js';
 
 /** Idle and total CPU time of the machine so far (ms, summed over cores). */
 function cpuTimes(): { idle: number; total: number } {
@@ -76,14 +54,26 @@ export interface FrontWorkerData {
 }
 
 /** Messages from the main thread to a front end. */
-export type ToFront = { op: 'peer'; index: number; port: MessagePort } | { op: 'evict'; key: string } | { op: 'stop'; graceMs?: number };
+export type ToFront =
+  | { op: 'peer'; index: number; port: MessagePort }
+  | { op: 'evict'; key: string }
+  | { op: 'pause' }
+  | { op: 'resume' }
+  | { op: 'stop'; graceMs?: number };
 /** Messages from a front end to the main thread. */
-type FromFront = { op: 'ready' } | { op: 'stopped' } | { op: 'log'; entries: Array<Record<string, unknown>> } | { op: 'elu'; value: number };
+type FromFront = { op: 'ready' } | { op: 'stopped' } | { op: 'paused' } | { op: 'resumed' } | { op: 'log'; entries: Array<Record<string, unknown>> } | { op: 'elu'; value: number; served: number };
 
 interface Front {
   index: number;
   worker: Worker;
+  /** Event-loop utilisation over its last report. */
   elu: number;
+  /** Responses reported since the autoscaler last looked. */
+  served: number;
+  /** Not accepting connections (autoscale.ts). */
+  paused: boolean;
+  /** Called when the front end confirms a pause or resume. */
+  acks: Array<() => void>;
 }
 
 /**
@@ -109,8 +99,9 @@ export class FrontEnds {
   private timer: NodeJS.Timeout | null = null;
   private mainElu = performance.eventLoopUtilization();
   private cpu0 = cpuTimes();
-  /** Consecutive autoscale periods in which another front end was wanted. */
-  private streak = 0;
+  private mainServed = 0;
+  private readonly policy: ScalePolicy;
+  private min: number;
   private starting: Promise<void> | null = null;
   private closed = false;
 
@@ -118,8 +109,11 @@ export class FrontEnds {
     private readonly opts: ServerOptions,
     private readonly h: Harness,
     private readonly listen: { host: string; port: number; unixPath?: string; tls?: TlsFiles },
+    private readonly main: Pick<FrontEnd, 'served'>,
   ) {
     this.max = opts.threads !== undefined ? Math.min(opts.threads, h.threads) : h.threads;
+    this.min = 1;
+    this.policy = new ScalePolicy(opts.autoscaleFreeCores);
     this.forwarder.serve(h.service);
     h.service.forwardTo((n, inc) => this.forwarder.forward(n, inc));
     const evict = h.registry.onEvict;
@@ -129,42 +123,105 @@ export class FrontEnds {
     };
   }
 
-  /** Front-end threads running, the main thread's included. */
+  /** Front ends accepting connections, the main thread's included. */
   get count(): number {
+    return 1 + this.fronts.filter((f) => !f.paused).length;
+  }
+
+  /** Front-end threads running (accepting or paused), the main thread's included. */
+  get threads(): number {
     return 1 + this.fronts.length;
   }
 
   /** Starts front ends up to `n` (at least the main thread's), then watches the load. */
   async start(n: number): Promise<void> {
-    while (this.count < Math.min(n, this.max)) await this.spawn();
-    if (this.count < this.max) {
+    while (this.threads < Math.min(n, this.max)) await this.spawn();
+    this.min = Math.max(1, Math.min(n, this.max));
+    if (this.max > 1) {
       this.timer = setInterval(() => this.autoscale(), AUTOSCALE_PERIOD_MS);
       this.timer.unref();
     }
   }
 
   private autoscale(): void {
+    if (this.closed) return;
     const now = performance.eventLoopUtilization();
     const main = performance.eventLoopUtilization(now, this.mainElu).utilization;
     this.mainElu = now;
-    const all = [main, ...this.fronts.map((f) => f.elu)];
-    const mean = all.reduce((a, b) => a + b, 0) / all.length;
+    const active = this.fronts.filter((f) => !f.paused);
+    const elus = [main, ...active.map((f) => f.elu)];
     const cpu = cpuTimes();
     const idleCores = cpu.total > this.cpu0.total ? ((cpu.idle - this.cpu0.idle) / (cpu.total - this.cpu0.total)) * cpus().length : 0;
     this.cpu0 = cpu;
-    this.streak = shouldAddFrontEnd(mean, idleCores, this.opts.autoscaleFreeCores) ? this.streak + 1 : 0;
-    if (this.streak < AUTOSCALE_SUSTAIN_PERIODS || this.starting || this.count >= this.max || this.closed) return;
-    this.streak = 0;
-    this.starting = this.spawn().finally(() => {
-      this.starting = null;
-      if (this.count >= this.max && this.timer) clearInterval(this.timer);
+    const mainServed = this.main.served();
+    let served = mainServed - this.mainServed;
+    this.mainServed = mainServed;
+    for (const f of this.fronts) {
+      served += f.served;
+      f.served = 0;
+    }
+    const decision = this.policy.next({
+      meanElu: elus.reduce((a, b) => a + b, 0) / elus.length,
+      idleCores,
+      served,
+      active: elus.length,
+      min: this.min,
+      max: this.max,
     });
-    this.starting.catch((e: unknown) => this.opts.log?.({ event: 'front-end-failed', message: String((e as Error)?.message ?? e) }));
+    if (decision) void this.apply(decision);
+  }
+
+  /** Carries out a scaling decision now (the autoscaler's, or a harness's); resolves once it holds. */
+  apply(decision: 'add' | 'pause'): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return decision === 'pause' ? this.pauseOne() : this.addOne();
+  }
+
+  /** Starts accepting on one more front end: a paused one if any, else a new thread. */
+  private addOne(): Promise<void> {
+    const paused = this.fronts.find((f) => f.paused);
+    if (paused) {
+      paused.paused = false;
+      this.opts.log?.({ event: 'front-end-resumed', front: paused.index, accepting: this.count });
+      return this.tell(paused, 'resume');
+    }
+    if (this.starting || this.threads >= this.max) {
+      this.policy.cancelTrial();
+      return this.starting ?? Promise.resolve();
+    }
+    const starting = this.spawn().finally(() => {
+      this.starting = null;
+    });
+    this.starting = starting;
+    return starting.then(
+      () => this.opts.log?.({ event: 'front-end-started', front: this.threads - 1, accepting: this.count }),
+      (e: unknown) => {
+        this.policy.cancelTrial();
+        this.opts.log?.({ event: 'front-end-failed', message: String((e as Error)?.message ?? e) });
+      },
+    );
+  }
+
+  /** Sends a pause or resume and waits for the front end to confirm it. */
+  private tell(f: Front, op: 'pause' | 'resume'): Promise<void> {
+    return new Promise((resolve) => {
+      f.acks.push(resolve);
+      f.worker.postMessage({ op } satisfies ToFront);
+    });
+  }
+
+  /** Stops accepting on the newest accepting worker front end (it keeps its connections and channels). */
+  private pauseOne(): Promise<void> {
+    const f = this.fronts.findLast((x) => !x.paused);
+    if (!f) return Promise.resolve();
+    f.paused = true;
+    this.opts.log?.({ event: 'front-end-paused', front: f.index, accepting: this.count });
+    return this.tell(f, 'pause');
   }
 
   /** Starts one worker front end, linked to the main thread and to every front end. */
   private async spawn(): Promise<void> {
-    const index = this.count;
+    const index = this.threads;
     const rpc = new MessageChannel();
     const pool = new MessageChannel();
     const word = new SharedArrayBuffer(4);
@@ -198,12 +255,16 @@ export class FrontEnds {
     // A front end indexes small levels itself: if it ever dies holding an index write lock, free it.
     const tid = worker.threadId;
     worker.once('exit', () => this.h.registry.recoverThread(tid));
-    const front: Front = { index, worker, elu: 0 };
+    const front: Front = { index, worker, elu: 0, served: 0, paused: false, acks: [] };
     await new Promise<void>((resolve, reject) => {
       worker.once('error', reject);
       worker.on('message', (m: FromFront) => {
         if (m.op === 'ready') resolve();
-        else if (m.op === 'elu') front.elu = m.value;
+        else if (m.op === 'elu') {
+          front.elu = m.value;
+          front.served += m.served;
+        }
+        else if (m.op === 'paused' || m.op === 'resumed') front.acks.shift()?.();
         else if (m.op === 'log') for (const e of m.entries) this.opts.log?.(e);
       });
     });
@@ -211,7 +272,6 @@ export class FrontEnds {
     this.fronts.push(front);
   }
 
-  /** Stops every worker front end (each closes its listener and connections, then exits). */
   /** Stops every worker front end, letting each drain its exchanges for up to `graceMs`. */
   async close(graceMs = 0): Promise<void> {
     this.closed = true;
@@ -230,6 +290,7 @@ export class FrontEnds {
           }),
       ),
     );
+    for (const f of this.fronts) for (const ack of f.acks.splice(0)) ack();
     this.fronts.length = 0;
     this.forwarder.close();
   }

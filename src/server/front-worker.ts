@@ -42,23 +42,36 @@ const log = data.log
     }
   : undefined;
 
-// Busy-ness for the autoscaler: event-loop utilisation since the last report.
+// Busy-ness for the autoscaler: event-loop utilisation and responses since the last report.
 let elu = performance.eventLoopUtilization();
+let front: FrontEnd | null = null;
+let served = 0;
 const eluTimer = setInterval(() => {
   const now = performance.eventLoopUtilization();
-  control.postMessage({ op: 'elu', value: performance.eventLoopUtilization(now, elu).utilization });
+  const total = front?.served() ?? 0;
+  control.postMessage({ op: 'elu', value: performance.eventLoopUtilization(now, elu).utilization, served: total - served });
   elu = now;
+  served = total;
 }, 500);
 eluTimer.unref();
 
-void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.unixPath, log, tls: data.tls }).then((front) => {
-  control.on('message', (m: ToFront) => onControl(m, front));
+void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.unixPath, log, tls: data.tls }).then((f) => {
+  front = f;
+  control.on('message', (m: ToFront) => onControl(m, f));
   control.postMessage({ op: 'ready' });
 });
 
 function onControl(m: ToFront, front: FrontEnd): void {
   if (m.op === 'peer') forwarder.addPeer(m.index, m.port);
   else if (m.op === 'evict') service.streams.dropVersion(m.key);
+  else if (m.op === 'pause') {
+    front.pause();
+    control.postMessage({ op: 'paused' });
+  } else if (m.op === 'resume')
+    front
+      .resume()
+      .catch((e: unknown) => log?.({ event: 'front-end-error', message: String((e as Error)?.message ?? e) }))
+      .finally(() => control.postMessage({ op: 'resumed' }));
   else if (m.op === 'stop') void stop(m.graceMs ?? 0, front);
 }
 

@@ -45,7 +45,7 @@ interface Exchange {
 }
 
 /** Adds the JPIP HTTP route (every path) to `app`. */
-export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: HttpLimits, log: (e: Record<string, unknown>) => void, inflight: InFlight = { n: 0 }): void {
+export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: HttpLimits, log: (e: Record<string, unknown>) => void, inflight: InFlight = { n: 0, served: 0 }): void {
   app.any('/*', (res, req) => {
     inflight.n++;
     const method = req.getCaseSensitiveMethod().toUpperCase();
@@ -96,6 +96,8 @@ export interface InFlight {
   n: number;
   /** The front end is stopping: new requests on open connections get 503 and the connection closes. */
   draining?: boolean;
+  /** Exchanges finished so far. */
+  served: number;
 }
 
 /** The exchange is over (written, or its client gone): count it out once. */
@@ -103,6 +105,7 @@ function finish(ex: Exchange): void {
   if (ex.finished) return;
   ex.finished = true;
   ex.inflight.n--;
+  ex.inflight.served++;
 }
 
 /**

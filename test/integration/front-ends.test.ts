@@ -12,7 +12,7 @@ import { DataBinCache } from '../../src/client/databin-cache.js';
 import { parseJppStream } from '../../src/client/jpp-parser.js';
 import { JpipSession } from '../../src/client/session.js';
 import { startTestServer } from '../helpers/server.js';
-import { AUTOSCALE_ELU, AUTOSCALE_FREE_CORES, shouldAddFrontEnd } from '../../src/server/front-ends.js';
+import { AUTOSCALE_ELU, AUTOSCALE_FREE_CORES, shouldAddFrontEnd } from '../../src/server/autoscale.js';
 
 /** One GET on a fresh connection (no keep-alive), so the kernel picks a front end each time. */
 function freshGet(port: number, path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Uint8Array }> {
@@ -105,11 +105,52 @@ describe('front-end threads', () => {
     }
   });
 
-  it('starts another front end only when the front ends are busy and a core is free for it', () => {
+  it('pauses a front end without losing its channels, and resumes it', { timeout: 60_000 }, async () => {
+    const srv = await startTestServer({ threads: 2, minThreads: 1 });
+    const open = async (): Promise<string> => {
+      const r = await freshGet(srv.port, '/rgb96.jp2?cnew=http&type=jpp-stream&fsiz=48,32&len=64');
+      assert.equal(r.status, 200);
+      return /cid=([^,]+)/.exec(String(r.headers['jpip-cnew']))?.[1] ?? '';
+    };
+    // A channel id starts with its owner's front-end number (two hex digits).
+    const owner = (cid: string): number => parseInt(cid.slice(0, 2), 16);
+    try {
+      await srv.fronts.apply('add');
+      assert.deepEqual([srv.fronts.count, srv.fronts.threads], [2, 2]);
+      let onSecond = '';
+      for (let i = 0; i < 200 && !onSecond; i++) {
+        const cid = await open();
+        if (owner(cid) === 1) onSecond = cid;
+      }
+      assert.ok(onSecond, 'the kernel gave the second front end some of 200 connections');
+
+      await srv.fronts.apply('pause');
+      assert.deepEqual([srv.fronts.count, srv.fronts.threads], [1, 2], 'one accepts, both run');
+      const owners = new Set<number>();
+      for (let i = 0; i < 40; i++) owners.add(owner(await open()));
+      assert.deepEqual([...owners], [0], 'new connections all reach the main thread');
+      // The paused thread still owns its channel: a request on it (on a new connection, landing on
+      // the main thread) is forwarded there and continues the same stream.
+      const more = await freshGet(srv.port, `/rgb96.jp2?cid=${onSecond}&type=jpp-stream&fsiz=48,32&len=2000`);
+      assert.equal(more.status, 200);
+      assert.ok(more.body.length > 64, `the channel continued (${more.body.length} bytes)`);
+
+      await srv.fronts.apply('add');
+      assert.deepEqual([srv.fronts.count, srv.fronts.threads], [2, 2], 'resumed, not a third thread');
+      let again = false;
+      for (let i = 0; i < 200 && !again; i++) again = owner(await open()) === 1;
+      assert.ok(again, 'the resumed front end accepts connections again');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('tries another front end only when the front ends are busy and a core is free for it, or saturated', () => {
     assert.equal(shouldAddFrontEnd(0.9, 1.5), true);
     assert.equal(shouldAddFrontEnd(AUTOSCALE_ELU, AUTOSCALE_FREE_CORES), true);
     assert.equal(shouldAddFrontEnd(0.3, 1.5), false, 'not busy');
-    assert.equal(shouldAddFrontEnd(0.95, 0.2), false, 'busy, but no core free: another thread would only compete');
+    assert.equal(shouldAddFrontEnd(0.8, 0.2), false, 'busy, but no core free: another thread would only compete');
+    assert.equal(shouldAddFrontEnd(0.95, 0.2), true, 'saturated: worth a try (kept only if the rate rises)');
     assert.equal(shouldAddFrontEnd(0.95, 0, 0), true, 'freeCores 0: busy-ness only');
   });
 });

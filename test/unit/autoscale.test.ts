@@ -1,0 +1,81 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  AUTOSCALE_SUSTAIN_PERIODS,
+  BACKOFF_PERIODS,
+  IDLE_PERIODS,
+  ScalePolicy,
+  TRIAL_EVAL_PERIODS,
+  TRIAL_SETTLE_PERIODS,
+  type Decision,
+  type Period,
+} from '../../src/server/autoscale.js';
+
+const busy = (served: number, active = 1): Period => ({ meanElu: 0.9, idleCores: 0.8, served, active, min: 1, max: 2 });
+const idle = (active = 2): Period => ({ meanElu: 0.01, idleCores: 1.9, served: 0, active, min: 1, max: 2 });
+
+/** Feeds periods, returns every decision that was not null with the period it came in. */
+function run(policy: ScalePolicy, periods: Period[]): Array<[number, Decision]> {
+  const out: Array<[number, Decision]> = [];
+  periods.forEach((p, i) => {
+    const d = policy.next(p);
+    if (d) out.push([i, d]);
+  });
+  return out;
+}
+
+describe('autoscale policy', () => {
+  it('adds a front end after sustained load with a free core, and keeps it when the rate rises', () => {
+    const p = new ScalePolicy();
+    const before = Array.from({ length: AUTOSCALE_SUSTAIN_PERIODS }, () => busy(1000));
+    const after = Array.from({ length: TRIAL_SETTLE_PERIODS + TRIAL_EVAL_PERIODS + 40 }, () => busy(1300, 2));
+    assert.deepEqual(run(p, [...before, ...after]), [[AUTOSCALE_SUSTAIN_PERIODS - 1, 'add']]);
+  });
+
+  it('pauses a new front end that did not raise the rate, then waits before trying again', () => {
+    const p = new ScalePolicy();
+    const n = AUTOSCALE_SUSTAIN_PERIODS;
+    const trial = TRIAL_SETTLE_PERIODS + TRIAL_EVAL_PERIODS;
+    const periods = [
+      ...Array.from({ length: n }, () => busy(1000)),
+      ...Array.from({ length: trial }, () => busy(1050, 2)), // +5 %: not worth a thread
+      ...Array.from({ length: BACKOFF_PERIODS + n }, () => busy(1000)),
+    ];
+    const d = run(p, periods);
+    assert.deepEqual(d[0], [n - 1, 'add']);
+    assert.deepEqual(d[1], [n - 1 + trial, 'pause']);
+    // The next try waits out the backoff, however busy the one front end stays.
+    assert.equal(d.length, 3);
+    assert.equal(d[2][1], 'add');
+    assert.ok(d[2][0] >= n - 1 + trial + BACKOFF_PERIODS, `retried at period ${d[2][0]}`);
+  });
+
+  it('does not add without a free core, or past the maximum', () => {
+    const p = new ScalePolicy();
+    assert.deepEqual(run(p, Array.from({ length: 20 }, () => ({ ...busy(1000), meanElu: 0.8, idleCores: 0.3 }))), []);
+    assert.deepEqual(run(p, Array.from({ length: 20 }, () => busy(1000, 2))), []);
+  });
+
+  it('a short peak does not start one: the conditions must hold for consecutive periods', () => {
+    const p = new ScalePolicy();
+    const quietEvery = Array.from({ length: 40 }, (_, i) => (i % AUTOSCALE_SUSTAIN_PERIODS === 0 ? { ...busy(900), meanElu: 0.6, idleCores: 0.2 } : busy(1000)));
+    assert.deepEqual(run(p, quietEvery), []);
+  });
+
+  it('pauses extra front ends once idle, down to the minimum', () => {
+    const p = new ScalePolicy();
+    const d = run(p, Array.from({ length: IDLE_PERIODS }, () => idle(2)));
+    assert.deepEqual(d, [[IDLE_PERIODS - 1, 'pause']]);
+    assert.deepEqual(run(new ScalePolicy(), Array.from({ length: 3 * IDLE_PERIODS }, () => ({ ...idle(2), min: 2 }))), [], '--min-threads holds');
+    assert.deepEqual(run(new ScalePolicy(), Array.from({ length: 3 * IDLE_PERIODS }, () => idle(1))), [], 'the main thread always accepts');
+  });
+
+  it('keeps a front end the minimum asks for even when the trial does not pay', () => {
+    const p = new ScalePolicy();
+    const n = AUTOSCALE_SUSTAIN_PERIODS;
+    const periods = [...Array.from({ length: n }, () => ({ ...busy(1000), max: 3 })), ...Array.from({ length: 10 }, () => ({ ...busy(1000, 2), min: 2, max: 3 }))];
+    const d = run(p, periods);
+    assert.deepEqual(d[0], [n - 1, 'add']);
+    assert.ok(!d.some(([, x]) => x === 'pause'), 'never below the minimum');
+  });
+});
