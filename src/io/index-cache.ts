@@ -15,7 +15,8 @@ import type { FileStamp } from './file-source.js';
 
 /** Format name and version written in every cache file; bump the version when TargetLayout changes. */
 export const INDEX_FORMAT = 'jpipd-index';
-export const INDEX_VERSION = 4;
+// 5: codestreams with PPM/PPT are served (a cached layout may carry the old refusal as `broken`).
+export const INDEX_VERSION = 5;
 /** Bytes at the start of a file that its fingerprint covers. */
 export const FINGERPRINT_BYTES = 64 * 1024;
 

@@ -7,6 +7,7 @@ import { be, checkRange, type ByteSource } from '../bytes/source.js';
 import { corrupt, overLimit, unsupported } from '../errors.js';
 import * as M from './markers.js';
 import { tileGeometry } from './geometry.js';
+import { packedHeaderBytes } from './packed-headers.js';
 import { checkQcc, checkQcd, checkRgn, parseCoc, parseCod, parsePltHeader, parsePoc, parseSiz, parseSot, numTilesX, numTilesY } from './segments.js';
 import type {
   CodestreamLayout,
@@ -48,10 +49,8 @@ function readMarker(src: ByteSource, pos: number, end: number, where: string): R
   return { code, offset: pos, length: 2 + L, seg: src.read(pos + 2, L) };
 }
 
-/** Refuses marker segments outside the served profile: packed packet headers, Part 2 decomposition styles. */
+/** Refuses marker segments outside the served profile: Part 2 decomposition styles. */
 function refuseUnserved(code: number): void {
-  if (code === M.PPM) throw unsupported('PPM packed packet headers');
-  if (code === M.PPT) throw unsupported('PPT packed packet headers');
   if (code === M.DFS || code === M.ADS) throw unsupported(`${M.markerName(code)} arbitrary decomposition (Part 2)`);
 }
 
@@ -161,7 +160,7 @@ function orderPlt(plt: PltRange[]): PltRange[] {
  * Scans the codestream in [offset, end): main header, then every tile-part up to EOC (or `end`).
  * `headersOnly`: the tile-parts carry no packet data (a client rebuilding headers), so the declared
  * packets are not checked against it.
- * Throws ERR_IMAGE_CORRUPT on any bad marker or length, ERR_IMAGE_UNSUPPORTED for PPM/PPT, ERR_IMAGE_LIMIT beyond MAX_TILE_PARTS. 15444-1 A.3, A.4.
+ * Throws ERR_IMAGE_CORRUPT on any bad marker or length, ERR_IMAGE_UNSUPPORTED for Part 2 decompositions, ERR_IMAGE_LIMIT beyond MAX_TILE_PARTS. 15444-1 A.3, A.4.
  */
 export function scanCodestream(src: ByteSource, offset: number, end: number, opts: { headersOnly?: boolean } = {}): CodestreamLayout {
   checkRange(src.size, offset, end - offset, 'codestream');
@@ -205,12 +204,13 @@ export function scanCodestream(src: ByteSource, offset: number, end: number, opt
 
 /**
  * Refuses headers that declare more packets than the file could hold (15444-1 B.9: every packet,
- * even an empty one, takes at least one byte of tile-part data), before any table is sized from
+ * even an empty one, takes at least one byte: of tile-part data, or of PPM/PPT segments when its
+ * header is packed), before any table is sized from
  * them: 65,535 layers or 2×2 precincts on a large image would otherwise cost seconds of CPU and
  * hundreds of MB per request. Bounded: one geometry per tile, stopping at the first excess.
  */
 function checkDeclaredWork(layout: CodestreamLayout): void {
-  let data = 0;
+  let data = packedHeaderBytes(layout);
   for (const tp of layout.tileParts) data += tp.dataEnd - tp.dataOffset;
   let packets = 0;
   for (let t = 0; t < layout.tiles.length; t++) {

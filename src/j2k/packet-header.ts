@@ -296,6 +296,25 @@ export class TilePacketHeaders {
     b.start(pos, end);
     this.sop = this.coding.sop ? sopLength(b, pos, end) : 0;
     b.start(pos + this.sop, end);
+    const body = this.header(b, pos + this.sop, end, l, r, c, p);
+    const total = this.sop + this.headerBytes + body;
+    if (pos + total > end) throw corrupt('a packet runs past the end of its tile-part');
+    return total;
+  }
+
+  /**
+   * A packet whose header is packed (PPM/PPT, packed-headers.ts): decodes the header at `hpos` of
+   * the header stream read by `h` (ending at `hend`), sets headerBytes, and returns the length of
+   * the body, which lies in the tile-part data (after any SOP segment, which the caller skips).
+   */
+  packedBody(h: BitReader, hpos: number, hend: number, l: number, r: number, c: number, p: number): number {
+    h.start(hpos, hend);
+    this.sop = 0;
+    return this.header(h, hpos, hend, l, r, c, p);
+  }
+
+  /** Decodes one packet header starting at `start` (B.10; EPH included); sets headerBytes, returns the body length. */
+  private header(b: BitReader, start: number, end: number, l: number, r: number, c: number, p: number): number {
     const key = this.bases[c][r] + p;
     const tc = this.tile.components[c];
     let st = this.states.get(key);
@@ -317,10 +336,8 @@ export class TilePacketHeaders {
       this.states.delete(key);
       this.openBlocks -= st.lblock.length;
     }
-    this.headerBytes = hdrEnd - pos - this.sop;
-    const total = hdrEnd - pos + body;
-    if (pos + total > end) throw corrupt('a packet runs past the end of its tile-part');
-    return total;
+    this.headerBytes = hdrEnd - start;
+    return body;
   }
 
   /** Decodes the code-block part of a non-empty packet header (B.10.3-B.10.7); returns the body length. */

@@ -9,3 +9,7 @@ export const TLM = 0xff55;
 export const PLM = 0xff57;
 /** 0xff58 // PLT: packet lengths, tile-part header (file layout, not sent). */
 export const PLT = 0xff58;
+/** 0xff60 // PPM: packed packet headers, main header (served inside the precinct data-bins instead). */
+export const PPM = 0xff60;
+/** 0xff61 // PPT: packed packet headers, tile-part header (served inside the precinct data-bins instead). */
+export const PPT = 0xff61;

@@ -5,7 +5,7 @@
  */
 import { put } from '../bytes/source.js';
 import type { CodestreamLayout, MarkerSegment, MetadataBin, TargetLayout } from '../j2k/types.js';
-import { PLM, PLT, TLM } from './marker-policy.js';
+import { PLM, PLT, PPM, PPT, TLM } from './marker-policy.js';
 
 /** A contiguous range of one data-bin and the source of its bytes. */
 export interface Piece {
@@ -48,12 +48,14 @@ function rangesToPieces(ranges: Array<[number, number]>): Piece[] {
 
 /**
  * Main header data-bin (class 6): SOC up to the first SOT, minus TLM and PLM, which describe the
- * server's file layout and not the codestream the client rebuilds (notes §4.1).
+ * server's file layout and not the codestream the client rebuilds (notes §4.1), and minus PPM: packed
+ * packet headers are served in front of their bodies in the precinct data-bins (15444-9 A.3.2.1), so
+ * the client's codestream has them in-line.
  */
 export function mainHeaderPieces(cs: CodestreamLayout): readonly Piece[] {
   let p = mainPieces.get(cs);
   if (!p) {
-    p = rangesToPieces(segmentRanges(cs.mainSegments, (code) => code !== TLM && code !== PLM));
+    p = rangesToPieces(segmentRanges(cs.mainSegments, (code) => code !== TLM && code !== PLM && code !== PPM));
     mainPieces.set(cs, p);
   }
   return p;
@@ -65,14 +67,15 @@ const tilePieces = new WeakMap<CodestreamLayout, Map<number, Piece[]>>();
 
 /**
  * Tile header data-bin (class 2, id t): the marker segments of the tile's tile-part headers in file
- * order, without SOT, SOD and PLT (notes §4.2). Empty for tiles whose headers carry only PLT.
+ * order, without SOT, SOD, PLT and PPT (notes §4.2; PPT's headers go into the precinct data-bins, as
+ * PPM's). Empty for tiles whose headers carry only PLT or PPT.
  */
 export function tileHeaderPieces(cs: CodestreamLayout, t: number): readonly Piece[] {
   let byTile = tilePieces.get(cs);
   if (!byTile) tilePieces.set(cs, (byTile = new Map()));
   let p = byTile.get(t);
   if (!p) {
-    p = rangesToPieces(segmentRanges(tileSegments(cs).get(t) ?? [], (code) => code !== PLT));
+    p = rangesToPieces(segmentRanges(tileSegments(cs).get(t) ?? [], (code) => code !== PLT && code !== PPT));
     byTile.set(t, p);
   }
   return p;

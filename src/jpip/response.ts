@@ -97,11 +97,11 @@ interface WindowPrecincts {
   /** The first nCore precincts are those the window's own samples fall in; the rest only the margin needs. */
   nCore: number;
   ids: Float64Array;
-  /** Index of each precinct's layer-0 record. */
+  /** Index of each precinct's first record (layer 0, first piece). */
   first: Int32Array;
-  /** Layers to send (the request's `layers` limit applied). */
+  /** Records to send: layers (the request's `layers` limit applied) × pieces per packet. */
   layers: Int32Array;
-  /** Layers of the precinct's tile (its last packet completes the bin). */
+  /** Records of all its layers (the last completes the bin). */
   total: Int32Array;
   offsets: Float64Array;
   lengths: Uint32Array;
@@ -476,15 +476,18 @@ function windowPrecincts(s: CodestreamAccess, req: ServeRequest, tiles: number[]
   }
   // Within one span bin ids grow with the raster position, so ordering the spans orders the precincts.
   spans.sort((a, b) => a.r - b.r || a.c - b.c || a.t - b.t);
+  const dir = s.directory;
+  // A packet is P slots ("pieces": its header's file ranges, then its body, when headers are packed
+  // in PPM/PPT; else the packet itself); below, layers count pieces.
+  const P = dir.pieces;
   let n = 0;
   let m = 0;
   for (const sp of spans) {
     const k = (sp.px1 - sp.px0) * (sp.py1 - sp.py0);
     n += k;
-    m += k * s.tile(sp.t).layers;
+    m += k * s.tile(sp.t).layers * P;
   }
   const Nt = tileCount(s.layout.siz);
-  const dir = s.directory;
   const pr = lease(n, m);
   const slots = pr.slots;
   let i = 0;
@@ -495,8 +498,8 @@ function windowPrecincts(s: CodestreamAccess, req: ServeRequest, tiles: number[]
       const c = core.get(key(sp));
       const tile = s.tile(sp.t);
       const res = tile.components[sp.c].resolutions[sp.r];
-      const L = tile.layers;
-      const send = Math.min(L, req.layers ?? L);
+      const L = tile.layers * P;
+      const send = Math.min(tile.layers, req.layers ?? tile.layers) * P;
       if (send > pr.maxLayers) pr.maxLayers = send;
       const base = dir.base[(sp.t * dir.Nc + sp.c) * dir.levels + sp.r];
       for (let py = sp.py0; py < sp.py1; py++) {

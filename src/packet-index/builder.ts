@@ -19,6 +19,8 @@ import { decodePltLengths, encodePltLengths } from '../j2k/plt.js';
 import { packetOrder } from '../j2k/progression.js';
 import type { CodestreamLayout, PacketOrder, TileGeometry } from '../j2k/types.js';
 import type { SlotDirectory } from './directory.js';
+import { packedHeaders, type Span } from '../j2k/packed-headers.js';
+import { unsupported } from '../errors.js';
 
 /** Packet records of levels [from, upTo], laid out as the slots [levelStart[from], levelStart[upTo+1]). */
 export interface LevelRecords {
@@ -65,11 +67,24 @@ export function buildLevels(
   const lengths = new Uint32Array(count);
   const written = new Uint8Array(count);
   const partsByTile = new Map<number, typeof layout.tileParts>();
-  for (const tp of layout.tileParts) {
+  const indexByTile = new Map<number, number[]>();
+  layout.tileParts.forEach((tp, i) => {
     let list = partsByTile.get(tp.Isot);
-    if (!list) partsByTile.set(tp.Isot, (list = []));
+    if (!list) {
+      partsByTile.set(tp.Isot, (list = []));
+      indexByTile.set(tp.Isot, []);
+    }
     list.push(tp);
-  }
+    indexByTile.get(tp.Isot)?.push(i);
+  });
+  // Packed packet headers (PPM/PPT): each packet is P = dir.pieces slots, header ranges then body.
+  const P = dir.pieces;
+  const packed = P > 1 ? packedHeaders(src, layout) : null;
+  const put = (slot: number, pos: number, len: number): void => {
+    offsets[slot] = pos;
+    lengths[slot] = len;
+    written[slot] = 1;
+  };
   for (let t = 0; t < dir.Nt; t++) {
     const tile = tileOf(t);
     const order = packetOrder(tile);
@@ -80,18 +95,53 @@ export function buildLevels(
     const coding = layout.tiles[t]?.cod ?? layout.cod;
     const peek = coding.sop ? new BitReader(src) : null;
     let n = 0;
-    const record = (pos: number, len: number, sop: number): void => {
+    /** First slot of packet n, or -1 when its level is not being built. */
+    const slotOfPacket = (): number => {
       const r = order.resolution[n];
-      if (r >= from && r <= upTo) {
-        pos += sop;
-        len -= sop;
-        const c = order.component[n];
-        const slot = dir.base[(t * dir.Nc + c) * dir.levels + r] + order.precinct[n] * L + order.layer[n] - firstSlot;
-        offsets[slot] = pos;
-        lengths[slot] = len;
-        written[slot] = 1;
-      }
+      if (r < from || r > upTo) return -1;
+      return dir.base[(t * dir.Nc + order.component[n]) * dir.levels + r] + (order.precinct[n] * L + order.layer[n]) * P - firstSlot;
     };
+    const record = (pos: number, len: number, sop: number): void => {
+      const slot = slotOfPacket();
+      if (slot < 0) return;
+      // Without packed headers a packet is one range; its header pieces (if any) are empty.
+      for (let k = 0; k < P - 1; k++) put(slot + k, pos + sop, 0);
+      put(slot + P - 1, pos + sop, len - sop);
+    };
+    const packedParts = packed ? (indexByTile.get(t) ?? []).map((i) => packed[i]) : [];
+    if (packedParts.some((h) => h !== null)) {
+      // Headers in PPM/PPT segments, bodies in the tile-part data (each after its SOP, if any).
+      const headers = new TilePacketHeaders(tile, coding, src);
+      for (const [i, tp] of parts.entries()) {
+        const hs = packedParts[i];
+        if (!hs) throw corrupt(`tile ${t}: a tile-part without PPT where the tile's other tile-parts pack their packet headers`);
+        const hr = new BitReader(hs);
+        peek?.start(tp.dataOffset, tp.dataEnd);
+        let hpos = 0;
+        let pos = tp.dataOffset;
+        while (n <= stopAfter && hpos < hs.size) {
+          if (n >= order.length) throw corrupt(`the packed packet headers of tile ${t} hold more packets than it has (${order.length})`);
+          const body = headers.packedBody(hr, hpos, hs.size, order.layer[n], order.resolution[n], order.component[n], order.precinct[n]);
+          const hlen = headers.headerBytes;
+          const sop = peek ? sopLength(peek, pos, tp.dataEnd) : 0;
+          if (pos + sop + body > tp.dataEnd) throw corrupt(`a packet body runs past the end of a tile-part of tile ${t}`);
+          const slot = slotOfPacket();
+          if (slot >= 0) {
+            const ranges: Span[] = hs.fileRanges(hpos, hlen);
+            if (ranges.length > P - 1) throw unsupported(`a packed packet header of tile ${t} spans more than ${P - 1} PPM/PPT segments`);
+            for (let k = 0; k < P - 1; k++) put(slot + k, ranges[k]?.offset ?? pos + sop, ranges[k]?.length ?? 0);
+            put(slot + P - 1, pos + sop, body);
+          }
+          hpos += hlen;
+          pos += sop + body;
+          n++;
+        }
+        if (n > stopAfter) break;
+        if (pos !== tp.dataEnd) throw corrupt(`the packed packet headers of tile ${t} do not account for the data of its tile-part ${tp.TPsot}`);
+      }
+      if (n <= stopAfter) throw corrupt(`the tile-parts of tile ${t} hold fewer packets than it needs (${n} of ${stopAfter + 1})`);
+      continue;
+    }
     // Length lists per tile-part: the file's PLT, else what an earlier header walk learnt.
     const fromLists = (listsOf: (i: number) => Uint8Array[]): void => {
       for (const [i, tp] of parts.entries()) {

@@ -9,7 +9,8 @@ import type { ByteSource } from '../bytes/source.js';
 import { tileCount, tileGeometry } from '../j2k/geometry.js';
 import type { CodestreamLayout, TileGeometry } from '../j2k/types.js';
 import { buildLevels, type LearntLengths } from './builder.js';
-import { buildDirectory, type SlotDirectory } from './directory.js';
+import { buildDirectory, PACKED_PIECES, type SlotDirectory } from './directory.js';
+import { hasPackedHeaders, packedHeaderBytes } from '../j2k/packed-headers.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, SharedPacketIndex } from './shared-index.js';
 
 /** How long a front-end thread waits for the index lock before answering busy (holders keep it µs). */
@@ -52,7 +53,7 @@ export class CodestreamIndex {
 
   /** The slot directory (computed once). */
   get directory(): SlotDirectory {
-    this.dir ??= buildDirectory(tileCount(this.layout.siz), this.layout.siz.Csiz, (t) => this.tile(t));
+    this.dir ??= directoryOf(this.layout, (t) => this.tile(t));
     return this.dir;
   }
 
@@ -77,10 +78,12 @@ export class CodestreamIndex {
    */
   get buildBytes(): number {
     if (this.plt < 0) {
-      let n = 0;
+      // Packed headers (PPM/PPT) are decoded from their segments, with every body's SOP checked.
+      const packed = packedHeaderBytes(this.layout);
+      let n = packed;
       for (const tp of this.layout.tileParts) {
         for (const p of tp.plt) n += p.length;
-        if (tp.plt.length === 0) n += tp.dataEnd - tp.dataOffset;
+        if (tp.plt.length === 0 || packed > 0) n += tp.dataEnd - tp.dataOffset;
       }
       this.plt = n;
     }
@@ -112,7 +115,12 @@ export class CodestreamIndex {
   }
 }
 
+/** The slot directory of a codestream: PACKED_PIECES slots per packet when its headers are packed. */
+function directoryOf(layout: CodestreamLayout, tileOf: (t: number) => TileGeometry): SlotDirectory {
+  return buildDirectory(tileCount(layout.siz), layout.siz.Csiz, tileOf, hasPackedHeaders(layout) ? PACKED_PIECES : 1);
+}
+
 /** Number of packet slots of a codestream (sizes its shared table). */
 export function slotCount(layout: CodestreamLayout): number {
-  return buildDirectory(tileCount(layout.siz), layout.siz.Csiz, (t) => tileGeometry(layout, t)).slotCount;
+  return directoryOf(layout, (t) => tileGeometry(layout, t)).slotCount;
 }

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { reassembleCodestream } from '../../src/client/reassemble.js';
 import { JpipSession } from '../../src/client/session.js';
+import type { BinKey } from '../../src/client/databin-cache.js';
 import { cropPixels, decodeJ2k, decodeWithOpjDecompress, type DecodedImage } from '../helpers/openjpeg.js';
 import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
 import { jp2cBoxes } from '../helpers/boxes.js';
@@ -85,6 +86,11 @@ const CASES: Array<{ file: string; w: number; h: number }> = [
   { file: 'gray257-sop-eph-lrcp-noplt.j2k', w: 257, h: 129 },
   { file: 'gray257-bypass-noplt.j2k', w: 257, h: 129 },
   { file: 'gray257-bypass-termall-l3.j2k', w: 257, h: 129 },
+  // Packed packet headers (PPT per tile-part, PPM in the main header, PPM with SOP and EPH): served
+  // with each header in front of its body in the precinct data-bins.
+  { file: 'gray1000-t512-tpr-ppt.j2k', w: 1000, h: 700 },
+  { file: 'gray1000-t512-tpr-ppm.j2k', w: 1000, h: 700 },
+  { file: 'gray257-sop-eph-ppm.j2k', w: 257, h: 129 },
   // HTJ2K (15444-15), as OpenJPH writes it: no PLT.
   { file: 'gray257-htj2k-rpcl-p32.j2k', w: 257, h: 129 },
   { file: 'rgb640-htj2k-lossy-lrcp-t256.j2k', w: 640, h: 480 },
@@ -141,6 +147,32 @@ describe('files without PLT', () => {
     assert.equal(without.length, withPlt.length);
     for (let i = 0; i < withPlt.length; i++) assert.ok(without[i].equals(withPlt[i]), `response ${i} differs (${without[i].length} vs ${withPlt[i].length} bytes)`);
     assert.ok(withPlt[3].length > 20_000, `the last response carries the rest of the image (${withPlt[3].length} bytes)`);
+  });
+});
+
+describe('packed packet headers (PPM, PPT)', () => {
+  it('give the data-bins of the same image with in-line headers, and no PPM/PPT in the header bins', async () => {
+    const bins = async (file: string): Promise<JpipSession> => {
+      const session = new JpipSession(srv.base, file);
+      await session.open({ len: 0 });
+      await session.fetchWindow({ stream: 0, fsiz: '1000,700', len: 300_000 });
+      await session.close();
+      return session;
+    };
+    const inline = await bins('gray1000-t512-tpr-noplt.j2k');
+    for (const file of ['gray1000-t512-tpr-ppt.j2k', 'gray1000-t512-tpr-ppm.j2k']) {
+      const packed = await bins(file);
+      const name = (k: BinKey): string => `${k.cls}/${k.codestream}/${k.id}`;
+      const keys = inline.cache.keys();
+      assert.deepEqual(packed.cache.keys().map(name).sort(), keys.map(name).sort(), `${file}: the same data-bins`);
+      let precincts = 0;
+      for (const k of keys) {
+        assert.deepEqual(packed.cache.get(k), inline.cache.get(k), `${file}: data-bin ${name(k)}`);
+        assert.equal(packed.cache.isComplete(k), inline.cache.isComplete(k), `${file}: data-bin ${name(k)} completeness`);
+        if (k.cls === 0) precincts++;
+      }
+      assert.ok(keys.length > 100, `${file}: ${keys.length} data-bins compared (${precincts} precincts)`);
+    }
   });
 });
 

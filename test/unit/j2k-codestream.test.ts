@@ -11,7 +11,7 @@ import { packetOrder } from '../../src/j2k/progression.js';
 import { concatBytes } from '../../src/j2k/box-writer.js';
 import { Progression, type CodestreamLayout } from '../../src/j2k/types.js';
 import { buildLevels } from '../../src/packet-index/builder.js';
-import { buildDirectory } from '../../src/packet-index/directory.js';
+import { buildDirectory, PACKED_PIECES } from '../../src/packet-index/directory.js';
 
 const FIX = new URL('../fixtures/', import.meta.url);
 const load = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(name, FIX)));
@@ -200,10 +200,92 @@ test('scanning reads headers only, in bounded pieces', () => {
   assert.ok(src.bytes < bytes.length / 20, `read ${src.bytes} of ${bytes.length} bytes`);
 });
 
-test('packed packet headers (PPT, PPM) are refused as unsupported, by name', () => {
-  for (const name of PACKED) {
-    assert.throws(() => scanRaw(load(name)), (e: unknown) => e instanceof JpipdError && e.code === 'ERR_IMAGE_UNSUPPORTED' && /unsupported: PP[MT] packed packet headers/.test(e.message), name);
+test('packed packet headers (PPT, PPM): every packet, header then body, equals the in-line original byte for byte', () => {
+  const pairs: Array<[string, string]> = [
+    ['gray1000-t512-tpr-noplt.j2k', 'gray1000-t512-tpr-ppt.j2k'],
+    ['gray1000-t512-tpr-noplt.j2k', 'gray1000-t512-tpr-ppm.j2k'],
+    ['gray257-sop-eph-lrcp-noplt.j2k', 'gray257-sop-eph-ppm.j2k'],
+  ];
+  for (const [plainName, packedName] of pairs) {
+    const plainBytes = load(plainName);
+    const packedBytes = load(packedName);
+    const plain = scanRaw(plainBytes);
+    const packed = scanRaw(packedBytes);
+    const Nt = tileCount(plain.siz);
+    const d1 = buildDirectory(Nt, plain.siz.Csiz, (t) => tileGeometry(plain, t));
+    const d2 = buildDirectory(Nt, packed.siz.Csiz, (t) => tileGeometry(packed, t), PACKED_PIECES);
+    assert.equal(d2.slotCount, d1.slotCount * PACKED_PIECES);
+    const r1 = buildLevels(new BufferSource(plainBytes), plain, d1, (t) => tileGeometry(plain, t), 0, d1.levels - 1);
+    const r2 = buildLevels(new BufferSource(packedBytes), packed, d2, (t) => tileGeometry(packed, t), 0, d2.levels - 1);
+    let split = 0;
+    for (let s = 0; s < d1.slotCount; s++) {
+      const want = plainBytes.subarray(r1.offsets[s], r1.offsets[s] + r1.lengths[s]);
+      const parts: Uint8Array[] = [];
+      for (let k = 0; k < PACKED_PIECES; k++) {
+        const j = s * PACKED_PIECES + k;
+        parts.push(packedBytes.subarray(r2.offsets[j], r2.offsets[j] + r2.lengths[j]));
+      }
+      if (parts[1].length > 0) split++;
+      assert.deepEqual(concatBytes(...parts), want, `${packedName}: packet slot ${s}`);
+    }
+    assert.ok(d1.slotCount > 50, `${packedName}: ${d1.slotCount} packets compared`);
+    void split;
   }
+});
+
+/**
+ * The PPM fixture with its Ippm stream re-cut into segments of `n` bytes (runs and Nppm fields then
+ * straddle segments). `sameZ`: every Zppm 0 — past 256 segments; equal indices keep file order.
+ */
+function resplitPpm(n: number, sameZ = false): Uint8Array {
+  const bytes = load('gray1000-t512-tpr-ppm.j2k');
+  const cs = scanRaw(bytes);
+  const ppm = cs.mainSegments.filter((x) => x.code === 0xff60);
+  const data = concatBytes(...ppm.map((x) => bytes.subarray(x.offset + 5, x.offset + x.length)));
+  const segs: Uint8Array[] = [];
+  for (let at = 0, z = 0; at < data.length; at += n, z++) segs.push(seg(0xff60, [sameZ ? 0 : z, ...data.subarray(at, at + n)]));
+  assert.ok(sameZ || segs.length <= 256);
+  const kept = cs.mainSegments.filter((x) => x.code !== 0xff60).map((x) => bytes.subarray(x.offset, x.offset + x.length));
+  return concatBytes(...kept, ...segs, bytes.subarray(cs.mainHeader.offset + cs.mainHeader.length));
+}
+
+test('packed packet headers: a header straddling two PPM segments is served from both; more is refused', () => {
+  const plainBytes = load('gray1000-t512-tpr-noplt.j2k');
+  const plain = scanRaw(plainBytes);
+  const d1 = buildDirectory(tileCount(plain.siz), plain.siz.Csiz, (t) => tileGeometry(plain, t));
+  const r1 = buildLevels(new BufferSource(plainBytes), plain, d1, (t) => tileGeometry(plain, t), 0, d1.levels - 1);
+  const build = (b: Uint8Array) => {
+    const l = scanRaw(b);
+    const d = buildDirectory(tileCount(l.siz), l.siz.Csiz, (t) => tileGeometry(l, t), PACKED_PIECES);
+    return buildLevels(new BufferSource(b), l, d, (t) => tileGeometry(l, t), 0, d.levels - 1);
+  };
+  const bytes = resplitPpm(211);
+  const r2 = build(bytes);
+  let straddling = 0;
+  for (let s = 0; s < d1.slotCount; s++) {
+    const parts = [0, 1, 2].map((k) => bytes.subarray(r2.offsets[3 * s + k], r2.offsets[3 * s + k] + r2.lengths[3 * s + k]));
+    if (parts[1].length > 0) straddling++;
+    assert.deepEqual(concatBytes(...parts), plainBytes.subarray(r1.offsets[s], r1.offsets[s] + r1.lengths[s]), `packet slot ${s}`);
+  }
+  assert.ok(straddling > 5, `${straddling} headers straddle two segments`);
+  // Segments of 4 bytes: headers span three or more of them.
+  assert.throws(() => build(resplitPpm(4, true)), fails('ERR_IMAGE_UNSUPPORTED'));
+});
+
+test('packed packet headers: a PPM run per tile-part, never both PPM and PPT', () => {
+  const bytes = load('gray1000-t512-tpr-ppm.j2k');
+  const cs = scanRaw(bytes);
+  const dir = buildDirectory(tileCount(cs.siz), cs.siz.Csiz, (t) => tileGeometry(cs, t), PACKED_PIECES);
+  const build = (b: Uint8Array): unknown => {
+    const l = scanRaw(b);
+    return buildLevels(new BufferSource(b), l, dir, (t) => tileGeometry(l, t), 0, dir.levels - 1);
+  };
+  build(bytes);
+  // Nppm of the first tile-part one byte too long: the runs no longer fit the tile-parts.
+  const ppm = cs.mainSegments.find((s) => s.code === 0xff60)!;
+  const longer = bytes.slice();
+  put.u32(longer, ppm.offset + 5, be.u32(bytes, ppm.offset + 5) + 1);
+  assert.throws(() => build(longer), fails('ERR_IMAGE_CORRUPT'));
 });
 
 test('refused fixtures: truncation is corrupt; files without PLT and with SOP scan', () => {
@@ -297,9 +379,17 @@ test('rebuilt variants that must be refused', () => {
   const d2 = p.data.subarray(half);
   const [plt] = p.segs;
 
-  // PPT in a tile-part header, PPM in the main header
-  unsupportedCase(concatBytes(p.main, tilePart(p, [seg(0xff61, [0, 1, 2]), ...p.segs], p.data), EOC));
-  unsupportedCase(concatBytes(p.main, seg(0xff60, [0, 1, 2]), tilePart(p, p.segs, p.data), EOC));
+  // PPT or PPM whose packed headers do not match the packet data, and both at once: they scan (the
+  // headers are only decoded when indexing), then indexing refuses them.
+  const indexCase = (bytes: Uint8Array): void => {
+    const l = scanRaw(bytes);
+    const d = buildDirectory(1, l.siz.Csiz, (t) => tileGeometry(l, t), PACKED_PIECES);
+    assert.throws(() => buildLevels(new BufferSource(bytes), l, d, (t) => tileGeometry(l, t), 0, d.levels - 1), fails('ERR_IMAGE_CORRUPT'));
+  };
+  indexCase(concatBytes(p.main, tilePart(p, [seg(0xff61, [0, 1, 2]), ...p.segs], p.data), EOC));
+  indexCase(concatBytes(p.main, seg(0xff60, [0, 1, 2]), tilePart(p, p.segs, p.data), EOC));
+  indexCase(concatBytes(p.main, seg(0xff60, [0, 0, 0, 0, 0]), tilePart(p, [seg(0xff61, [0, 0]), ...p.segs], p.data), EOC));
+  void unsupportedCase;
   // a second tile-part without PLT, the split cutting a packet: scans, but indexing finds the cut
   const cutBytes = concatBytes(p.main, tilePart(p, [plt], d1, { TNsot: 2 }), tilePart(p, [], d2, { TPsot: 1, TNsot: 2 }), EOC);
   const cut = scanRaw(cutBytes);
