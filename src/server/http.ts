@@ -5,7 +5,10 @@
  * the connection normally (it only refuses a request that arrives while a response is pending,
  * docs/decisions/0003). A reply that needs heavy work first comes as a promise; a reply larger than
  * one piece is streamed with its Content-Length, one piece at a time as the socket drains, keeping
- * at most one unsent piece per connection (tryEnd + onWritable).
+ * at most one unsent piece per connection (tryEnd + onWritable). What a socket does not take at once
+ * is copied (the arena is reused); a reader that is slow gets smaller pieces from then on
+ * (SLOW_PIECE_BYTES), and once the thread holds HELD_BUDGET_BYTES of such copies every new piece is
+ * MIN_PIECE_BYTES, so stalled clients cannot make a front end hold much.
  */
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { JpipdError } from '../errors.js';
@@ -23,6 +26,20 @@ export interface HttpLimits {
 export const MAX_HEAD_BYTES = 8 * 1024;
 /** Default bound on a POST body. */
 export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Unsent bytes a front-end thread may hold before it makes every new piece small. */
+export const HELD_BUDGET_BYTES = 32 * 1024 * 1024;
+/** Pieces for a connection that did not take a whole piece at once. */
+export const SLOW_PIECE_BYTES = 256 * 1024;
+/** Pieces while the thread is over HELD_BUDGET_BYTES. */
+export const MIN_PIECE_BYTES = 64 * 1024;
+
+/** Unsent response bytes this thread holds copies of, over all its connections. */
+let held = 0;
+/** Unsent response bytes this thread holds (tests, metrics). */
+export function heldBytes(): number {
+  return held;
+}
 
 /** Accept-Encoding allows gzip (and does not give it q=0). */
 const CLOSE = /(^|,)\s*close\s*(,|$)/i;
@@ -42,6 +59,8 @@ interface Exchange {
   inflight: InFlight;
   /** The request said `Connection: close`. */
   wantsClose: boolean;
+  /** Gives back the unsent bytes this exchange holds (set while it holds some). */
+  release?: () => void;
 }
 
 /** Adds the JPIP HTTP route (every path) to `app`. */
@@ -70,7 +89,7 @@ export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: Ht
       return;
     }
     if (method !== 'POST') {
-      dispatch(res, service, { method, path, query, acceptsGzip, client }, ex, log);
+      dispatch(res, service, { method, path, query, acceptsGzip, client, maxPiece: pieceLimit() }, ex, log);
       return;
     }
     watch(res, ex);
@@ -86,9 +105,15 @@ export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: Ht
       }
       parts.push(Buffer.from(chunk.slice(0)));
       // The body usually arrives with the head, in the same parse: answering here is still synchronous.
-      if (isLast) dispatch(res, service, { method, path, query, acceptsGzip, client, body: Buffer.concat(parts).toString('latin1') }, ex, log);
+      if (isLast) dispatch(res, service, { method, path, query, acceptsGzip, client, body: Buffer.concat(parts).toString('latin1'), maxPiece: pieceLimit() }, ex, log);
     });
   });
+}
+
+/** The largest piece to produce now: small while the thread holds too many unsent bytes. */
+function pieceLimit(slow = false): number | undefined {
+  if (held >= HELD_BUDGET_BYTES) return MIN_PIECE_BYTES;
+  return slow ? SLOW_PIECE_BYTES : undefined;
 }
 
 /** Exchanges of a front end not finished yet (graceful shutdown waits for them). */
@@ -104,6 +129,7 @@ export interface InFlight {
 function finish(ex: Exchange): void {
   if (ex.finished) return;
   ex.finished = true;
+  ex.release?.();
   ex.inflight.n--;
   ex.inflight.served++;
 }
@@ -180,6 +206,13 @@ function send(res: HttpResponse, reply: Reply, ex: Exchange, log: (e: Record<str
   let piece = reply.body;
   // Body offset of piece[0]; tryEnd's write offset says how much of the body the socket took.
   let base = 0;
+  // Bytes of our own copy of an unsent piece (0 while `piece` is a view of the arena).
+  let copy = 0;
+  let slow = false;
+  ex.release = (): void => {
+    held -= copy;
+    copy = 0;
+  };
   const pump = (): boolean => {
     for (;;) {
       const [ok, done] = res.tryEnd(piece, total);
@@ -190,13 +223,20 @@ function send(res: HttpResponse, reply: Reply, ex: Exchange, log: (e: Record<str
         return true;
       }
       if (!ok) {
-        // Keep our own copy of what the socket did not take: the arena is reused by other replies.
+        // Keep our own copy of what the socket did not take (the arena is reused by other replies),
+        // once per piece: later partial writes only move a view over that copy.
         const taken = res.getWriteOffset() - base;
-        piece = piece.slice(taken);
+        if (copy === 0) {
+          piece = piece.slice(taken);
+          copy = piece.length;
+          held += copy;
+        } else piece = piece.subarray(taken);
         base += taken;
+        slow = true;
         return false;
       }
       base += piece.length;
+      ex.release?.();
       if (!reply.more) {
         // Every piece is out but the body is short of its announced length: never pretend it is whole.
         ex.streaming = null;
@@ -205,7 +245,7 @@ function send(res: HttpResponse, reply: Reply, ex: Exchange, log: (e: Record<str
         return true;
       }
       try {
-        piece = reply.next();
+        piece = reply.next(pieceLimit(slow));
       } catch {
         // The image failed mid-body: the client must not take a short body for a whole one.
         ex.streaming = null;

@@ -37,6 +37,8 @@ export interface IncomingRequest {
   acceptsGzip?: boolean;
   /** The client's address, when the transport knows it (per-client session limit). */
   client?: string;
+  /** Largest first piece the transport wants now (its slow readers hold many unsent bytes); default a whole piece. */
+  maxPiece?: number;
 }
 
 /** A response for the transport to write. Header names keep their canonical capitalisation. */
@@ -50,8 +52,11 @@ export interface Reply {
   more: boolean;
   /** Length of the whole body (Content-Length): known before the first piece is sent. */
   length: number;
-  /** The next piece; the last one clears `more`. Throws when the image fails mid-body (abort the connection). */
-  next(): Uint8Array;
+  /**
+   * The next piece (at most `maxBytes` when given, to keep a slow reader's unsent bytes small); the
+   * last one clears `more`. Throws when the image fails mid-body (abort the connection).
+   */
+  next(maxBytes?: number): Uint8Array;
   /** The transport could not deliver the whole body: the channel ends (its model counts bytes the client lacks). */
   undelivered(): void;
   /** For logs (completed when the last piece is produced). */
@@ -415,7 +420,7 @@ export class JpipService {
     let body: Uint8Array;
     let length: number;
     try {
-      body = response.fill(this.arena);
+      body = response.fill(this.arena, inc.maxPiece);
       length = body.length;
       if (!response.done) {
         // Larger than one piece: measure the whole body first (an exact walk that writes nothing),
@@ -426,7 +431,7 @@ export class JpipService {
         length = measured.bodyBytes;
         undo.rollback(model);
         response = new Response(access, sreq, model, opts);
-        body = response.fill(this.arena);
+        body = response.fill(this.arena, inc.maxPiece);
       }
       // The thread's undo log serves the next response: later pieces are not undone (a body cut
       // short ends its channel instead).
@@ -469,10 +474,10 @@ export class JpipService {
       body,
       more: !response.done,
       length,
-      next: (): Uint8Array => {
+      next: (maxBytes?: number): Uint8Array => {
         let piece: Uint8Array;
         try {
-          piece = response.fill(this.arena);
+          piece = response.fill(this.arena, maxBytes);
         } catch (e) {
           reply.undelivered();
           throw e;

@@ -13,6 +13,8 @@ import { JpipSession } from '../../src/client/session.js';
 import * as net from 'node:net';
 import { bigMovie } from '../helpers/big-movie.js';
 import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
+import { heldBytes, HELD_BUDGET_BYTES, MIN_PIECE_BYTES } from '../../src/server/http.js';
+import { DEFAULT_PIECE_BYTES } from '../../src/jpip/arena.js';
 
 let srv: TestServer;
 before(async () => {
@@ -169,6 +171,42 @@ describe('undelivered responses', () => {
     } finally {
       await s.stop();
       big.remove();
+    }
+  });
+});
+
+describe('slow readers', () => {
+  it('cannot make a front end hold more than its budget of unsent bytes, and free it all when they go', { timeout: 60_000 }, async () => {
+    const big = await bigMovie();
+    // One front end (this thread), so its count of unsent bytes is the whole server's.
+    const s = await startTestServer({ root: big.root, threads: 1 });
+    const socks: net.Socket[] = [];
+    try {
+      // Stateless ~20 MB responses (every frame at full size) on connections that never read: each
+      // one stalls once the kernel's socket buffers are full, with the rest of a piece unsent.
+      const n = 40;
+      for (let i = 0; i < n; i++) socks.push(await unreadConnection(s.port, `/${big.movie}?type=jpp-stream&context=jpxl<0-${big.frames - 1}>&fsiz=4096,4096`));
+      let peak = 0;
+      for (let i = 0; i < 40; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        peak = Math.max(peak, heldBytes());
+      }
+      // On loopback the kernel's socket buffers take most of each piece (measured: ~5 MB held for 40
+      // connections); the piece-size rules themselves are tested in test/unit/http-pieces.test.ts.
+      const bound = HELD_BUDGET_BYTES + DEFAULT_PIECE_BYTES + n * MIN_PIECE_BYTES;
+      assert.ok(peak > 0, 'the stalled connections hold unsent bytes');
+      assert.ok(peak <= bound, `held ${peak} bytes, bound ${bound}`);
+      // An honest client is still served at once.
+      const ok = await fetch(`${s.base}/${big.movie}?type=jpp-stream&stream=0&fsiz=256,256&len=4000`);
+      assert.equal(ok.status, 200);
+      await ok.arrayBuffer();
+      for (const sock of socks) sock.destroy();
+      socks.length = 0;
+      for (let i = 0; i < 100 && heldBytes() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(heldBytes(), 0, 'every unsent byte is freed when the readers go');
+    } finally {
+      for (const sock of socks) sock.destroy();
+      await s.stop();
     }
   });
 });
