@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { addHttpRoute, heldBytes, HELD_BUDGET_BYTES, MAX_BODY_BYTES, MAX_HEAD_BYTES, MIN_PIECE_BYTES, SLOW_PIECE_BYTES } from '../../src/server/http.js';
+import { addHttpRoute, heldBytes, HELD_BUDGET_BYTES, MAX_BODY_BYTES, MAX_HEAD_BYTES, MIN_PIECE_BYTES, SLOW_PIECE_BYTES, SMALL_BODY_BYTES } from '../../src/server/http.js';
 import type { JpipService, Reply } from '../../src/server/service.js';
 
 const PIECE = 2 * 1024 * 1024;
@@ -20,6 +20,8 @@ class SlowSocket {
   aborted: (() => void) | null = null;
   ended = false;
   stalled = false;
+  /** Bytes handed to end(), which uWebSockets.js would buffer without bound. */
+  endBytes = 0;
   constructor(readonly perWrite: number) {}
   res(): HttpResponse {
     const self = this;
@@ -30,7 +32,7 @@ class SlowSocket {
       resume: () => r,
       pause: () => r,
       close: () => r,
-      end: () => r,
+      end: (body?: Uint8Array) => ((self.endBytes += body?.byteLength ?? 0), (self.ended = true), r),
       getRemoteAddressAsText: () => new TextEncoder().encode('127.0.0.1').buffer,
       getWriteOffset: () => self.offset,
       onAborted: (f: () => void) => ((self.aborted = f), r),
@@ -103,6 +105,21 @@ test('a slow reader gets small pieces, its unsent bytes are counted once and giv
   assert.equal(sock.offset, 8 * PIECE);
   assert.ok(asked.length > 4 && asked.every((m) => m === SLOW_PIECE_BYTES), `pieces asked after the stall: ${[...new Set(asked)]}`);
   assert.equal(heldBytes(), 0);
+});
+
+test('a whole body larger than SMALL_BODY_BYTES goes through tryEnd: its unsent rest is counted, not left to uWebSockets.js', () => {
+  const body = 1024 * 1024;
+  const whole = (): Reply => ({ ...streamedReply(body, []), body: new Uint8Array(body), more: false });
+  const slow = new SlowSocket(8 * 1024);
+  route(whole)(slow.res());
+  assert.equal(slow.endBytes, 0, 'not ended with end()');
+  assert.equal(heldBytes(), body - 8 * 1024);
+  slow.drain();
+  assert.equal(slow.offset, body);
+  assert.equal(heldBytes(), 0);
+  const small = new SlowSocket(8 * 1024);
+  route(() => ({ ...whole(), body: new Uint8Array(SMALL_BODY_BYTES), length: SMALL_BODY_BYTES }))(small.res());
+  assert.equal(small.endBytes, SMALL_BODY_BYTES, 'a small body is ended at once');
 });
 
 test('a fast reader keeps whole pieces', () => {
