@@ -11,8 +11,12 @@
  *   stall  --sockets N (default 400) connections that each pipeline 4 requests for a whole 4096²
  *          frame (~1.7 MB each) and never read (slow readers)
  *
+ * Soak (--soak SECONDS, e.g. 600 with --clients 100): honest clients load the server the whole time
+ * while the attacks run one after another, each for an equal share; prints the server's RSS every
+ * 10 s and, per attack, the honest clients' p99 and errors.
+ *
  * Usage: node --import tsx native-free-bench/attacks.ts --url http://127.0.0.1:18190 --pid N
- *          [--seconds 15] [--attacks model,cnew,ws,loris,stall] [--clients 16] [--sockets N]
+ *          [--seconds 15] [--attacks model,cnew,ws,loris,stall] [--clients 16] [--sockets N] [--soak 600]
  */
 import * as net from 'node:net';
 import WebSocket from 'ws';
@@ -175,6 +179,38 @@ const ATTACKS: Record<string, Attack> = {
     return `${socks.length} connections × 4 pipelined whole-frame requests, none read (${failed} connect failures); ${closed} closed by the server meanwhile`;
   },
 };
+
+const soak = Number(a.get('soak') ?? 0);
+if (soak > 0) {
+  const names = a.get('attacks') ? attacks : ['model', 'cnew', 'ws', 'loris', 'stall'];
+  const share = soak / names.length;
+  const t0 = Date.now();
+  const rss: Array<[number, number]> = [];
+  let over = false;
+  const sampler = (async () => {
+    while (!over) {
+      rss.push([(Date.now() - t0) / 1000, rssKiB(pid) / 1024]);
+      await new Promise((r) => setTimeout(r, 10_000));
+    }
+  })();
+  console.log(`soak: ${soak} s, ${clients} honest clients, attacks ${names.join(', ')} (${share.toFixed(0)} s each); server RSS ${(rssKiB(pid) / 1024).toFixed(1)} MiB`);
+  console.log('\n| phase | honest resp/s | honest p99 ms | honest errors | server RSS peak (MiB) | attack |');
+  console.log('|---|---|---|---|---|---|');
+  for (const name of names) {
+    const attack = ATTACKS[name];
+    if (!attack) throw new Error(`unknown attack ${name}`);
+    const deadline = Date.now() + share * 1000;
+    const run = Promise.all([attack(() => Date.now() > deadline), runLoad({ url, name: 'random', clients, durationS: share, len: 32768, pid })]);
+    const peak = await peakRss(run);
+    const [what, load] = await run;
+    console.log(`| ${name} | ${load.responsesPerS.toFixed(0)} | ${load.latencyMs.p99.toFixed(1)} | ${load.errors} | ${peak.toFixed(1)} | ${what} |`);
+  }
+  over = true;
+  await sampler;
+  rss.push([(Date.now() - t0) / 1000, rssKiB(pid) / 1024]);
+  console.log(`\nserver RSS (MiB) every 10 s: ${rss.map(([t, m]) => `${t.toFixed(0)}s ${m.toFixed(0)}`).join(', ')}`);
+  process.exit(0);
+}
 
 const baseline = await honest();
 console.log(`baseline: honest p99 ${baseline.latencyMs.p99.toFixed(1)} ms, ${baseline.responsesPerS.toFixed(0)} resp/s, ${baseline.errors} errors; server RSS ${(rssKiB(pid) / 1024).toFixed(1)} MiB`);
