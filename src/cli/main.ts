@@ -1,5 +1,6 @@
 /**
- * jpipd command line: `serve` runs the server, `index` builds index cache files ahead of time.
+ * jpipd command line: `serve` runs the server, `index` builds index cache files ahead of time,
+ * `movie` builds a JPX movie, `get` is a JPIP client (get-command.ts has its own exit codes).
  * Exit codes: 0 ok, 1 runtime failure, 2 bad arguments.
  */
 import * as fs from 'node:fs';
@@ -17,6 +18,8 @@ const USAGE = `usage:
               [--keep-alive-s 10] [--read-cache-mb 8] [--log-level info]
   jpipd index DIR [--cache-dir DIR]
   jpipd movie --out MOVIE.jpx [--sort name|date] [--absolute | --embed] [--force] FRAME|FOLDER|GLOB...
+  jpipd get URL --fsiz W[,H] [--roff X,Y] [--rsiz W,H] [--stream N | --frames A-B] [--layers L]
+                [--len BYTES] -o OUT.png|OUT.j2k
   jpipd help`;
 
 /** How long a stopping server lets responses in flight finish (SIGTERM/SIGINT). */
@@ -169,6 +172,7 @@ export async function runCli(argv: string[]): Promise<number> {
     if (cmd === 'serve') return await serve(rest);
     if (cmd === 'index') return await index(rest);
     if (cmd === 'movie') return await (await import('./movie-command.js')).movieCommand(rest, process.stderr);
+    if (cmd === 'get') return await (await import('./get-command.js')).getCommand(rest, process.stderr);
     if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
       process.stdout.write(USAGE + '\n');
       return 0;

@@ -92,13 +92,15 @@ export class JpipSession {
 
   /**
    * Repeats a window request until the server says the window is done (EOR 1 or 2), as clients do
-   * with `len`. Returns every response. Stops after `maxRounds` as a guard.
+   * with `len`. Returns every response (each also given to `onResponse` as it arrives). Stops after
+   * `maxRounds` as a guard.
    */
-  async fetchWindow(fields: Fields, maxRounds = 10000): Promise<ClientResponse[]> {
+  async fetchWindow(fields: Fields, maxRounds = 10000, onResponse?: (r: ClientResponse) => void): Promise<ClientResponse[]> {
     const out: ClientResponse[] = [];
     for (let i = 0; i < maxRounds; i++) {
       const r = await this.send(fields);
       out.push(r);
+      onResponse?.(r);
       if (r.status !== 200) throw new Error(`JPIP request failed with status ${r.status}: ${new TextDecoder().decode(r.body)}`);
       if (r.eor === 1 || r.eor === 2) return out;
       if (r.eor !== 4 && r.eor !== 7) throw new Error(`unexpected EOR reason ${r.eor}`);

@@ -2,7 +2,7 @@
  * The CLI exactly as `npm install` builds it: bin/jpipd.js runs the esbuild bundle in dist/app, whose
  * front-end worker (front-worker.js) and pool worker (worker.js) are separate entry files found next to
  * the bundle's chunks at run time. The other tests run the TypeScript sources, so only this one proves
- * that the shipped build starts its threads and serves. A missing build is a failure, not a skip:
+ * that the shipped build starts its threads and serves, and that its `get` client runs. A missing build is a failure, not a skip:
  * `npm install` (the README's first command) always builds it.
  */
 import assert from 'node:assert/strict';
@@ -49,6 +49,16 @@ describe('the built CLI (dist/app bundle)', { timeout: 120_000 }, () => {
       const events = parseJppStream(new Uint8Array(await movie.arrayBuffer()));
       const streams = new Set(events.flatMap((e) => (e.kind === 'message' ? [e.codestream] : [])));
       assert.equal(streams.size, 70, 'every frame of the movie was served');
+      // The built client: its PNG encoder, progress bar and wasm decoder load from the bundle.
+      const png = path.join(cache, 'w.png');
+      const got = await new Promise<{ status: number | null; stderr: string }>((resolve) => {
+        const c = spawn(process.execPath, [BIN, 'get', `${url}/rgb96.jp2`, '--fsiz', '96,64', '-o', png], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        c.stderr.on('data', (d) => (stderr += d));
+        c.on('close', (status) => resolve({ status, stderr }));
+      });
+      assert.equal(got.status, 0, got.stderr);
+      assert.deepEqual([...fs.readFileSync(png).subarray(1, 4)], [0x50, 0x4e, 0x47], 'a PNG file');
       const code = await new Promise<number | null>((resolve) => {
         child.on('exit', (c) => resolve(c));
         child.kill('SIGTERM');

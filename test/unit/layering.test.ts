@@ -94,7 +94,8 @@ const SIDE: Record<string, string[]> = {
 const SIDE_USERS: Record<string, string[]> = {
   io: ['pool', 'server', 'cli'],
   movie: ['io', 'pool', 'server', 'cli'],
-  client: [],
+  // The command line's `jpipd get` is a client; the server side never uses the client library.
+  client: ['cli'],
 };
 
 /** Why an internal import `from` → `to` breaks the layering, or null when allowed. */
