@@ -15,7 +15,7 @@ const USAGE = `usage:
               [--pool-threads N] [--cache-dir DIR] [--index-budget-mb 512] [--session-idle-s 300]
               [--max-sessions 10000] [--max-sessions-per-client 1000]
               [--max-model-entries 8000000] [--cert FILE --key FILE]
-              [--keep-alive-s 10] [--read-cache-mb 8] [--log-level info]
+              [--keep-alive-s 10] [--read-cache-mb 8] [--log-level info] [--no-listing]
   jpipd index DIR [--cache-dir DIR]
   jpipd movie --out MOVIE.jpx [--sort name|date] [--absolute | --embed] [--force] FRAME|FOLDER|GLOB...
   jpipd get URL --fsiz W[,H] [--roff X,Y] [--rsiz W,H] [--stream N | --frames A-B] [--layers L]
@@ -58,6 +58,7 @@ async function serve(argv: string[]): Promise<number> {
     'log-level': 'value',
     'keep-alive-s': 'value',
     'read-cache-mb': 'value',
+    'no-listing': 'flag',
   });
   if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
   const rootArg = stringOption(args, 'root');
@@ -95,6 +96,7 @@ async function serve(argv: string[]): Promise<number> {
     port,
     threads,
     minThreads,
+    listing: !args.options.has('no-listing'),
     poolThreads,
     cacheDir,
     indexBudgetBytes: budget,

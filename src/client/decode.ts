@@ -1,42 +1,12 @@
 /**
- * Decoding what a JPIP client reassembled: the WebAssembly OpenJPEG of @cornerstonejs/codec-openjpeg
- * (Node and browsers; reads HTJ2K too), returning interleaved samples (component fastest) of the image
- * at a reduced resolution, and cropping a window out of it. Used by `jpipd get` and the tests.
+ * Decoding what a JPIP client reassembled, in Node: loads the WebAssembly OpenJPEG of
+ * @cornerstonejs/codec-openjpeg (reads HTJ2K too) once and decodes with decode-core.ts. Used by
+ * `jpipd get` and the tests; the browser viewer loads the same module with a script tag.
  */
 import { createRequire } from 'node:module';
+import { decodeWith, type DecodedImage, type OpenJpegModule } from './decode-core.js';
 
-/** A decoded image: samples interleaved per pixel (c fastest), row-major. */
-export interface DecodedImage {
-  width: number;
-  height: number;
-  components: number;
-  bitsPerSample: number;
-  signed: boolean;
-  pixels: Uint8Array | Int8Array | Uint16Array | Int16Array;
-}
-
-interface FrameInfo {
-  width: number;
-  height: number;
-  bitsPerSample: number;
-  componentCount: number;
-  isSigned: boolean;
-}
-
-interface J2KDecoder {
-  getEncodedBuffer(length: number): Uint8Array;
-  getDecodedBuffer(): Uint8Array;
-  readHeader(): void;
-  decode(): void;
-  decodeSubResolution(decodeLevel: number, decodeLayer: number): void;
-  calculateSizeAtDecompositionLevel(level: number): { width: number; height: number };
-  getFrameInfo(): FrameInfo;
-  delete(): void;
-}
-
-interface OpenJpegModule {
-  J2KDecoder: new () => J2KDecoder;
-}
+export { cropPixels, type DecodedImage } from './decode-core.js';
 
 let modulePromise: Promise<OpenJpegModule> | null = null;
 
@@ -49,59 +19,7 @@ function openjpeg(): Promise<OpenJpegModule> {
   return modulePromise;
 }
 
-function typed(bytes: Uint8Array, bits: number, signed: boolean): DecodedImage['pixels'] {
-  const own = new Uint8Array(bytes);
-  if (bits <= 8) return signed ? new Int8Array(own.buffer) : own;
-  const n = own.length / 2;
-  return signed ? new Int16Array(own.buffer, 0, n) : new Uint16Array(own.buffer, 0, n);
-}
-
-/**
- * Decodes a raw codestream (or JP2) with the wasm OpenJPEG; `reduce` discards that many resolution
- * levels and `layers` > 0 decodes only that many quality layers (decodeSubResolution(level, layers);
- * 0 = all). Samples > 8 bits are little-endian 16-bit.
- */
+/** Decodes a raw codestream (or JP2) at `reduce` discarded levels (`layers` > 0: only that many layers). */
 export async function decodeJ2k(bytes: Uint8Array, reduce = 0, layers = 0): Promise<DecodedImage> {
-  const m = await openjpeg();
-  const d = new m.J2KDecoder();
-  try {
-    d.getEncodedBuffer(bytes.length).set(bytes);
-    if (reduce > 0 || layers > 0) d.decodeSubResolution(reduce, layers);
-    else d.decode();
-    const info = d.getFrameInfo();
-    const { width, height } = reduce > 0 ? d.calculateSizeAtDecompositionLevel(reduce) : info;
-    const out = d.getDecodedBuffer();
-    const bytesPerSample = info.bitsPerSample <= 8 ? 1 : 2;
-    if (width === 0 || height === 0 || out.length !== width * height * info.componentCount * bytesPerSample) {
-      throw new Error(`wasm OpenJPEG could not decode (${width}x${height}x${info.componentCount}, ${out.length} bytes)`);
-    }
-    return {
-      width,
-      height,
-      components: info.componentCount,
-      bitsPerSample: info.bitsPerSample,
-      signed: info.isSigned,
-      pixels: typed(out, info.bitsPerSample, info.isSigned),
-    };
-  } finally {
-    d.delete();
-  }
-}
-
-/** The w×h rectangle at (x, y) of `img` (clipped to the image), as a new image. */
-export function cropPixels(img: DecodedImage, x: number, y: number, w: number, h: number): DecodedImage {
-  const x0 = Math.max(0, x);
-  const y0 = Math.max(0, y);
-  const x1 = Math.min(img.width, x + w);
-  const y1 = Math.min(img.height, y + h);
-  const cw = Math.max(0, x1 - x0);
-  const ch = Math.max(0, y1 - y0);
-  const nc = img.components;
-  const Ctor = img.pixels.constructor as new (n: number) => DecodedImage['pixels'];
-  const pixels = new Ctor(cw * ch * nc);
-  for (let row = 0; row < ch; row++) {
-    const from = ((y0 + row) * img.width + x0) * nc;
-    pixels.set(img.pixels.subarray(from, from + cw * nc), row * cw * nc);
-  }
-  return { ...img, width: cw, height: ch, pixels };
+  return decodeWith(await openjpeg(), bytes, reduce, layers);
 }

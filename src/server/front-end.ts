@@ -4,6 +4,7 @@
  * port: the kernel spreads new connections among them) or on a private Unix socket (behind the
  * keep-alive relay).
  */
+import { addViewerRoutes } from './viewer-route.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { addHttpRoute, MAX_BODY_BYTES, MAX_HEAD_BYTES, type HttpLimits, type InFlight } from './http.js';
 import type { JpipService } from './service.js';
@@ -21,6 +22,8 @@ export interface FrontEndOptions {
   log?: (entry: Record<string, unknown>) => void;
   /** Serve HTTPS/WSS with this certificate and key (PEM files), through uWebSockets.js's SSLApp. */
   tls?: TlsFiles;
+  /** Serve the browser viewer at /viewer (viewer-route.ts): the image root, and whether to list it. */
+  viewer?: { root: string; listing: boolean };
 }
 
 /** PEM files of a TLS certificate (chain) and its private key. */
@@ -56,6 +59,7 @@ export function startFrontEnd(service: JpipService, opts: FrontEndOptions): Prom
   const app: TemplatedApp = opts.tls ? uws.SSLApp({ cert_file_name: opts.tls.cert, key_file_name: opts.tls.key }) : uws.App();
   const log = opts.log ?? (() => {});
   addWebSocketRoute(app, service, log);
+  if (opts.viewer) addViewerRoutes(app, opts.viewer);
   const inflight: InFlight = { n: 0, served: 0 };
   addHttpRoute(app, service, { maxHeadBytes: opts.limits?.maxHeadBytes ?? MAX_HEAD_BYTES, maxBodyBytes: opts.limits?.maxBodyBytes ?? MAX_BODY_BYTES }, log, inflight);
   const listen = (cb: (token: us_listen_socket | false) => void): void => {

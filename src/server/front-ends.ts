@@ -51,6 +51,8 @@ export interface FrontWorkerData {
   peers: Array<[number, MessagePort]>;
   /** Send log entries to the main thread. */
   log: boolean;
+  /** List the root's images for the viewer. */
+  listing: boolean;
 }
 
 /** Messages from the main thread to a front end. */
@@ -249,6 +251,7 @@ export class FrontEnds {
       pool: pool.port2,
       peers,
       log: this.opts.log !== undefined,
+      listing: this.opts.listing !== false,
     };
     const worker = startWorker(data, transfer, this.opts.frontYoungGenerationMb ?? DEFAULT_FRONT_YOUNG_MB);
     worker.once('online', afterWorkerStart);

@@ -55,7 +55,7 @@ const eluTimer = setInterval(() => {
 }, 500);
 eluTimer.unref();
 
-void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.unixPath, log, tls: data.tls }).then((f) => {
+void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.unixPath, log, tls: data.tls, viewer: { root: data.settings.root, listing: data.listing } }).then((f) => {
   front = f;
   control.on('message', (m: ToFront) => onControl(m, f));
   control.postMessage({ op: 'ready' });

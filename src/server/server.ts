@@ -33,6 +33,8 @@ export interface ServerOptions {
   minThreads?: number;
   /** Idle cores the machine needs before another front end starts (default 0.5; 0: busy-ness only). */
   autoscaleFreeCores?: number;
+  /** List the images under the root at /viewer/images.json for the browser viewer (default true). */
+  listing?: boolean;
   /** Worker pool threads for heavy work (started on demand). */
   poolThreads?: number;
   /** Size of the block cache of file bytes shared by the front ends (bytes; default 8 MiB). */
@@ -160,7 +162,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // Every front end listens on the same port (SO_REUSEPORT), which must be a fixed number: an
     // ephemeral port chosen by the kernel for one listener is not shared. Port 0 picks one first.
     const wanted = relay || opts.port ? (opts.port ?? 0) : await freePort(host);
-    front = await startFrontEnd(h.service, { host, port: relay ? 0 : wanted, unixPath, log: opts.log, tls: opts.tls });
+    const viewer = { root: fs.realpathSync(opts.root), listing: opts.listing !== false };
+    front = await startFrontEnd(h.service, { host, port: relay ? 0 : wanted, unixPath, log: opts.log, tls: opts.tls, viewer });
     const port = relay ? 0 : front.port;
     // Behind the relay there is one front end: the relay owns the port and is one thread anyway.
     fronts = new FrontEnds(relay ? { ...opts, threads: 1 } : opts, h, { host, port, unixPath, tls: opts.tls }, front);

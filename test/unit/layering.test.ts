@@ -89,13 +89,16 @@ const SIDE: Record<string, string[]> = {
   io: ['bytes', 'j2k', 'movie', 'io'],
   movie: ['bytes', 'j2k', 'movie'],
   client: ['bytes', 'j2k', 'client'],
+  // The browser viewer's code (bundled for browsers): the client library and pure header parsing.
+  viewer: ['bytes', 'j2k', 'client', 'viewer'],
 };
 /** Who may import a side area (besides itself). */
 const SIDE_USERS: Record<string, string[]> = {
   io: ['pool', 'server', 'cli'],
   movie: ['io', 'pool', 'server', 'cli'],
   // The command line's `jpipd get` is a client; the server side never uses the client library.
-  client: ['cli'],
+  client: ['cli', 'viewer'],
+  viewer: [],
 };
 
 /** Why an internal import `from` → `to` breaks the layering, or null when allowed. */

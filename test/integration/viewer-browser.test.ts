@@ -1,0 +1,114 @@
+/**
+ * The browser viewer in a real browser: Debian's Chromium, driven headless by playwright-core, opens
+ * /viewer on a real jpipd (127.0.0.1); the canvas must equal OpenJPEG's decode of the original at the
+ * view's resolution and window, pixel for pixel, once the view is complete — first the whole image
+ * fitted to the canvas, then after a wheel zoom about a point, then after a drag. Screenshots go to
+ * $JPIPD_ARTIFACTS (default: the OS temp folder). Without a browser the test says so and is skipped.
+ */
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { cropPixels, decodeJ2k, type DecodedImage } from '../helpers/openjpeg.js';
+import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
+
+const BROWSER = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => fs.existsSync(p));
+const BUNDLE = path.resolve(import.meta.dirname, '../../dist/viewer/viewer.js');
+const ARTIFACTS = process.env.JPIPD_ARTIFACTS ?? fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-viewer-shots-'));
+
+interface View {
+  image: string;
+  level: number;
+  fsiz: [number, number];
+  roff: [number, number];
+  rsiz: [number, number];
+  bytes: number;
+  complete: boolean;
+  error: string | null;
+}
+
+/** Waits until the viewer says its view is complete; returns that view. */
+async function settled(page: Page): Promise<View> {
+  await page.waitForFunction(() => {
+    const s = (globalThis as unknown as { jpipd?: View }).jpipd;
+    return s !== undefined && (s.complete || s.error !== null);
+  }, undefined, { timeout: 30_000 });
+  const v = await page.evaluate(() => JSON.parse(JSON.stringify((globalThis as unknown as { jpipd: View }).jpipd)) as View);
+  assert.equal(v.error, null);
+  return v;
+}
+
+/** The canvas's top-left rsiz pixels as gray samples (the viewer paints gray as r = g = b). */
+async function canvasGray(page: Page, w: number, h: number): Promise<DecodedImage> {
+  // Runs in the page (browser globals, so typed loosely here).
+  type Canvas = { getContext(k: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } };
+  const rgba = await page.evaluate(
+    ([w, h]) => Array.from((globalThis as unknown as { document: { getElementById(id: string): Canvas } }).document.getElementById('view').getContext('2d').getImageData(0, 0, w, h).data),
+    [w, h] as [number, number],
+  );
+  const pixels = new Uint8Array(w * h);
+  for (let i = 0; i < w * h; i++) pixels[i] = rgba[i * 4];
+  return { width: w, height: h, components: 1, bitsPerSample: 8, signed: false, pixels };
+}
+
+async function assertView(page: Page, original: Uint8Array, v: View, what: string): Promise<void> {
+  const full = await decodeJ2k(original, v.level);
+  const want = cropPixels(full, v.roff[0], v.roff[1], v.rsiz[0], v.rsiz[1]);
+  const got = await canvasGray(page, v.rsiz[0], v.rsiz[1]);
+  let diff = 0;
+  for (let i = 0; i < want.pixels.length; i++) if (got.pixels[i] !== want.pixels[i]) diff++;
+  await page.screenshot({ path: path.join(ARTIFACTS, `${what.replace(/\W+/g, '-')}.png`) });
+  assert.equal(diff, 0, `${what}: ${diff} of ${want.pixels.length} pixels differ (view ${JSON.stringify(v)})`);
+}
+
+describe('browser viewer (Chromium, headless)', { skip: BROWSER ? false : 'no Chromium at /usr/bin/chromium: apt-get install chromium' }, () => {
+  let srv: TestServer;
+  let browser: Browser;
+  before(async () => {
+    assert.ok(fs.existsSync(BUNDLE), 'dist/viewer/viewer.js is missing: run npm install (or npm run build)');
+    srv = await startTestServer();
+    browser = await chromium.launch({ executablePath: BROWSER, args: ['--no-sandbox'] });
+  });
+  after(async () => {
+    await browser?.close();
+    await srv?.stop();
+  });
+
+  it('shows the image, then a zoomed and a dragged view, each exactly as OpenJPEG decodes it', { timeout: 120_000 }, async () => {
+    const file = 'gray1000-rpcl-p64-l4.j2k';
+    const original = new Uint8Array(fs.readFileSync(path.join(FIXTURES, file)));
+    const page = await browser.newPage();
+    const t0 = performance.now();
+    await page.goto(`${srv.base}/viewer?image=${file}`);
+    const first = await settled(page);
+    const firstMs = performance.now() - t0;
+    // 1000×700 in an 800×600 canvas: one level down (500×350), all of it.
+    assert.deepEqual([first.level, first.fsiz, first.roff, first.rsiz], [1, [500, 350], [0, 0], [500, 350]]);
+    await assertView(page, original, first, 'whole image');
+    const listed = await page.locator('#images option').allTextContents();
+    assert.ok(listed.includes(file), 'the picker lists the images under the root');
+
+    // Wheel up over (200, 100) of the canvas: one level finer, the same image point under the pointer.
+    const box = (await page.locator('#view').boundingBox())!;
+    await page.mouse.move(box.x + 200, box.y + 100);
+    await page.mouse.wheel(0, -100);
+    await page.waitForFunction(() => (globalThis as unknown as { jpipd: View }).jpipd.level === 0);
+    const zoomed = await settled(page);
+    assert.deepEqual([zoomed.level, zoomed.fsiz, zoomed.roff, zoomed.rsiz], [0, [1000, 700], [200, 100], [800, 600]]);
+    await assertView(page, original, zoomed, 'zoomed');
+
+    // Drag 150 px right and 50 px down: the view moves left and up by as much.
+    await page.mouse.move(box.x + 400, box.y + 300);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 550, box.y + 350, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForFunction(() => (globalThis as unknown as { jpipd: View }).jpipd.roff[0] !== 200);
+    const dragged = await settled(page);
+    assert.deepEqual([dragged.level, dragged.roff, dragged.rsiz], [0, [50, 50], [800, 600]]);
+    await assertView(page, original, dragged, 'dragged');
+    process.stdout.write(`# viewer: first complete view in ${firstMs.toFixed(0)} ms, ${first.bytes} bytes\n`);
+    await page.close();
+  });
+});
