@@ -7,13 +7,17 @@
  * (fsiz/roff/rsiz) on the same channel, so nothing is fetched twice; the picture is repainted after
  * every response, so quality rises as layers arrive.
  *
+ * Transport: jpipd's WebSocket transport (/jpip-ws) by default, plain HTTP when the socket cannot
+ * open (or with ?transport=http).
+ *
  * For tests and scripts, `window.jpipd` exposes the state: the image, the view (fsiz, roff, rsiz),
- * bytes received, and `complete` once the server said the view is done (EOR 1 or 2).
+ * bytes received, the transport, and `complete` once the server said the view is done (EOR 1 or 2).
  */
 import { reassembleCodestream } from '../client/reassemble.js';
 import { JpipSession } from '../client/session.js';
 import { cropPixels, decodeWith, type DecodedImage, type OpenJpegModule } from '../client/decode-core.js';
 import { parseSiz } from '../j2k/segments.js';
+import { openWsFetch } from './ws-fetch.js';
 
 declare const OpenJPEGWASM: (o: object) => Promise<OpenJpegModule>;
 
@@ -31,6 +35,7 @@ interface ViewerState {
   responses: number;
   complete: boolean;
   error: string | null;
+  transport: 'websocket' | 'http';
   /** Moves the view (tests); resolves when the new view is complete. */
   view(level: number, x: number, y: number): Promise<void>;
 }
@@ -60,6 +65,7 @@ const state: ViewerState = {
   responses: 0,
   complete: false,
   error: null,
+  transport: 'http',
   view: (level, x, y) => show(level, x, y),
 };
 (window as unknown as { jpipd: ViewerState }).jpipd = state;
@@ -129,7 +135,7 @@ async function show(level: number, x: number, y: number): Promise<void> {
       state.responses++;
       await repaint();
       if (my !== generation) return;
-      say(`${state.image}: ${fw}×${fh} (level ${level}), view ${w}×${h} at ${x},${y}; ${(state.bytes / 1024).toFixed(0)} KiB received${r.eor === 1 || r.eor === 2 ? ', complete' : ''}`);
+      say(`${state.image}: ${fw}×${fh} (level ${level}), view ${w}×${h} at ${x},${y}; ${(state.bytes / 1024).toFixed(0)} KiB received over ${state.transport}${r.eor === 1 || r.eor === 2 ? ', complete' : ''}`);
       if (r.eor === 1 || r.eor === 2) {
         state.complete = true;
         return;
@@ -146,7 +152,7 @@ async function open(image: string): Promise<void> {
   generation++;
   await session?.close().catch(() => {});
   Object.assign(state, { image, size: null, bytes: 0, responses: 0, complete: false, error: null });
-  session = new JpipSession(location.origin, image);
+  session = new JpipSession(location.origin, image, await transport());
   const first = await session.open({ len: 2000, fsiz: '1,1', stream: 0 });
   if (first.status !== 200) {
     state.error = `the server answered ${first.status}: ${new TextDecoder().decode(first.body).split('\n')[0]}`;
@@ -165,6 +171,23 @@ async function open(image: string): Promise<void> {
   maxLevel = 32;
   while (maxLevel > 0 && frameAt(maxLevel)[0] < 2) maxLevel--;
   await show(fit, 0, 0);
+}
+
+let fetcher: Promise<typeof fetch> | null = null;
+/** The WebSocket transport, or HTTP when it cannot open (or ?transport=http). */
+function transport(): Promise<typeof fetch> {
+  fetcher ??= (async () => {
+    const http: typeof fetch = (input, init) => fetch(input, init);
+    if (new URLSearchParams(location.search).get('transport') === 'http') return http;
+    try {
+      const ws = await openWsFetch(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/jpip-ws`);
+      state.transport = 'websocket';
+      return ws;
+    } catch {
+      return http;
+    }
+  })();
+  return fetcher;
 }
 
 // Pan by dragging (mouse, pen and touch through pointer events); zoom with the wheel about the pointer.

@@ -27,6 +27,7 @@ interface View {
   bytes: number;
   complete: boolean;
   error: string | null;
+  transport: 'websocket' | 'http';
 }
 
 /** Waits until the viewer says its view is complete; returns that view. */
@@ -86,6 +87,7 @@ describe('browser viewer (Chromium, headless)', { skip: BROWSER ? false : 'no Ch
     const firstMs = performance.now() - t0;
     // 1000×700 in an 800×600 canvas: one level down (500×350), all of it.
     assert.deepEqual([first.level, first.fsiz, first.roff, first.rsiz], [1, [500, 350], [0, 0], [500, 350]]);
+    assert.equal(first.transport, 'websocket', 'the WebSocket transport by default');
     await assertView(page, original, first, 'whole image');
     const listed = await page.locator('#images option').allTextContents();
     assert.ok(listed.includes(file), 'the picker lists the images under the root');
@@ -109,6 +111,17 @@ describe('browser viewer (Chromium, headless)', { skip: BROWSER ? false : 'no Ch
     assert.deepEqual([dragged.level, dragged.roff, dragged.rsiz], [0, [50, 50], [800, 600]]);
     await assertView(page, original, dragged, 'dragged');
     process.stdout.write(`# viewer: first complete view in ${firstMs.toFixed(0)} ms, ${first.bytes} bytes\n`);
+    await page.close();
+  });
+
+  it('falls back to HTTP, with the same picture', { timeout: 60_000 }, async () => {
+    const file = 'gray1000-rpcl-p64-l4.j2k';
+    const original = new Uint8Array(fs.readFileSync(path.join(FIXTURES, file)));
+    const page = await browser.newPage();
+    await page.goto(`${srv.base}/viewer?image=${file}&transport=http`);
+    const v = await settled(page);
+    assert.equal(v.transport, 'http');
+    await assertView(page, original, v, 'whole image over http');
     await page.close();
   });
 });
