@@ -19,14 +19,23 @@ const PAGE = `<!doctype html>
 <title>jpipd viewer</title>
 <style>
   body { margin: 0; font: 14px system-ui, sans-serif; background: #111; color: #ddd; }
-  header { display: flex; gap: 1em; align-items: center; padding: 6px 10px; background: #222; }
-  #view { display: block; background: #000; touch-action: none; cursor: grab; margin: 8px auto; }
+  header { display: flex; flex-wrap: wrap; gap: 1em; align-items: center; padding: 6px 10px; background: #222; }
+  main { display: flex; gap: 8px; padding: 8px; align-items: flex-start; }
+  #view { display: block; background: #000; touch-action: none; cursor: grab; }
+  #meta { flex: 1; min-width: 12em; max-height: 600px; overflow: auto; margin: 0; font-size: 11px; white-space: pre-wrap; background: #1a1a1a; padding: 6px; }
   #status { font-variant-numeric: tabular-nums; }
+  #fps { width: 4em; }
 </style>
 </head>
 <body>
-<header><label>Image <select id="images"></select></label><span id="status">loading…</span></header>
-<canvas id="view" width="800" height="600"></canvas>
+<header>
+  <label>Image <select id="images"></select></label>
+  <button id="play" disabled>Play</button>
+  <label>Frame <input id="frame" type="range" min="0" max="0" value="0" disabled></label>
+  <label>fps <input id="fps" type="number" min="1" max="60" value="10"></label>
+  <span id="status">loading…</span>
+</header>
+<main><canvas id="view" width="800" height="600"></canvas><pre id="meta"></pre></main>
 <script src="/viewer/openjpegwasm_decode.js"></script>
 <script src="/viewer/viewer.js"></script>
 </body>

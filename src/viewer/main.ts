@@ -7,6 +7,11 @@
  * (fsiz/roff/rsiz) on the same channel, so nothing is fetched twice; the picture is repainted after
  * every response, so quality rises as layers arrive.
  *
+ * Movies (JPX with several codestreams): a frame slider, play/pause at a chosen frames per second,
+ * the next frame fetched while the current one is shown, and each frame's XML (Helioviewer's FITS
+ * header, in the frame's `asoc` box) in a side panel; metadata comes with the channel's first
+ * request (`metareq=[*]`).
+ *
  * Transport: jpipd's WebSocket transport (/jpip-ws) by default, plain HTTP when the socket cannot
  * open (or with ?transport=http).
  *
@@ -17,6 +22,8 @@ import { reassembleCodestream } from '../client/reassemble.js';
 import { JpipSession } from '../client/session.js';
 import { cropPixels, decodeWith, type DecodedImage, type OpenJpegModule } from '../client/decode-core.js';
 import { parseSiz } from '../j2k/segments.js';
+import { listBoxes } from '../j2k/box-reader.js';
+import { BufferSource } from '../bytes/source.js';
 import { openWsFetch } from './ws-fetch.js';
 
 declare const OpenJPEGWASM: (o: object) => Promise<OpenJpegModule>;
@@ -36,6 +43,14 @@ interface ViewerState {
   complete: boolean;
   error: string | null;
   transport: 'websocket' | 'http';
+  /** The frame (codestream) shown, and how many the image has. */
+  frame: number;
+  frames: number;
+  /** The XML of the frame shown ('' when it has none). */
+  meta: string;
+  playing: boolean;
+  /** Shows frame f in the current view (tests); resolves when it is complete. */
+  frameTo(f: number): Promise<void>;
   /** Moves the view (tests); resolves when the new view is complete. */
   view(level: number, x: number, y: number): Promise<void>;
 }
@@ -45,6 +60,14 @@ const canvas = document.getElementById('view') as HTMLCanvasElement;
 const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
 const status = document.getElementById('status') as HTMLElement;
 const picker = document.getElementById('images') as HTMLSelectElement;
+const slider = document.getElementById('frame') as HTMLInputElement;
+const playButton = document.getElementById('play') as HTMLButtonElement;
+const fpsInput = document.getElementById('fps') as HTMLInputElement;
+const metaPanel = document.getElementById('meta') as HTMLElement;
+/** Metadata-bin holding each frame's asoc box (its XML), from metadata-bin 0. */
+let frameMeta: Array<number | undefined> = [];
+/** Frames requested ahead of the one shown (the promise settles when the frame's view is complete). */
+const prefetched = new Map<number, Promise<void>>();
 
 let decoder: Promise<OpenJpegModule> | null = null;
 let session: JpipSession | null = null;
@@ -66,6 +89,11 @@ const state: ViewerState = {
   complete: false,
   error: null,
   transport: 'http',
+  frame: 0,
+  frames: 1,
+  meta: '',
+  playing: false,
+  frameTo: (f) => showFrame(f),
   view: (level, x, y) => show(level, x, y),
 };
 (window as unknown as { jpipd: ViewerState }).jpipd = state;
@@ -106,7 +134,7 @@ function paint(img: DecodedImage): void {
 /** Decodes what the channel holds and paints the view. */
 async function repaint(): Promise<void> {
   if (!session) return;
-  const cs = reassembleCodestream(session.cache, 0);
+  const cs = reassembleCodestream(session.cache, state.frame);
   const img = decodeWith(await module(), cs, state.level);
   // The decoder's output may start at the canvas origin rather than the image offset.
   const dx = Math.max(0, img.width - state.fsiz[0]);
@@ -125,7 +153,7 @@ async function show(level: number, x: number, y: number): Promise<void> {
   x = Math.max(0, Math.min(fw - w, Math.round(x)));
   y = Math.max(0, Math.min(fh - h, Math.round(y)));
   Object.assign(state, { level, fsiz: [fw, fh], roff: [x, y], rsiz: [w, h], complete: false });
-  const fields = { type: 'jpp-stream', stream: 0, fsiz: `${fw},${fh}`, roff: `${x},${y}`, rsiz: `${w},${h}`, len: BUDGET };
+  const fields = { type: 'jpp-stream', stream: state.frame, fsiz: `${fw},${fh}`, roff: `${x},${y}`, rsiz: `${w},${h}`, len: BUDGET };
   try {
     for (let round = 0; round < 10_000; round++) {
       const r = await session.send(fields);
@@ -135,7 +163,7 @@ async function show(level: number, x: number, y: number): Promise<void> {
       state.responses++;
       await repaint();
       if (my !== generation) return;
-      say(`${state.image}: ${fw}×${fh} (level ${level}), view ${w}×${h} at ${x},${y}; ${(state.bytes / 1024).toFixed(0)} KiB received over ${state.transport}${r.eor === 1 || r.eor === 2 ? ', complete' : ''}`);
+      say(`${state.image}${state.frames > 1 ? ` frame ${state.frame + 1}/${state.frames}` : ''}: ${fw}×${fh} (level ${level}), view ${w}×${h} at ${x},${y}; ${(state.bytes / 1024).toFixed(0)} KiB received over ${state.transport}${r.eor === 1 || r.eor === 2 ? ', complete' : ''}`);
       if (r.eor === 1 || r.eor === 2) {
         state.complete = true;
         return;
@@ -153,12 +181,17 @@ async function open(image: string): Promise<void> {
   await session?.close().catch(() => {});
   Object.assign(state, { image, size: null, bytes: 0, responses: 0, complete: false, error: null });
   session = new JpipSession(location.origin, image, await transport());
-  const first = await session.open({ len: 2000, fsiz: '1,1', stream: 0 });
+  prefetched.clear();
+  state.playing = false;
+  const first = await session.open({ len: 1 << 20, fsiz: '1,1', stream: 0, metareq: '[*]' });
   if (first.status !== 200) {
     state.error = `the server answered ${first.status}: ${new TextDecoder().decode(first.body).split('\n')[0]}`;
     say(`error: ${state.error}`);
     return;
   }
+  readFrames();
+  state.frame = 0;
+  showMeta();
   // Full size from SIZ (the main header bin comes first).
   const main = session.cache.get({ cls: 6, codestream: 0, id: 0 });
   const siz = parseSiz(main.subarray(4, 4 + main[4] * 256 + main[5]));
@@ -189,6 +222,100 @@ function transport(): Promise<typeof fetch> {
   })();
   return fetcher;
 }
+
+/** Frames and their metadata-bins from metadata-bin 0: one codestream placeholder per frame, each frame's asoc placeholder before it. */
+function readFrames(): void {
+  const bin0 = session?.cache.get({ cls: 8, codestream: 0, id: 0 }) ?? new Uint8Array(0);
+  let frames = 0;
+  let asoc: number | undefined;
+  let xml: number | undefined;
+  frameMeta = [];
+  try {
+    for (const b of listBoxes(new BufferSource(bin0), 0, bin0.length)) {
+      if (b.type !== 'phld') continue;
+      const p = b.offset;
+      const flags = bin0[p + 8] * 2 ** 24 + bin0[p + 9] * 2 ** 16 + bin0[p + 10] * 2 ** 8 + bin0[p + 11];
+      const origId = (bin0[p + 12] * 2 ** 24 + bin0[p + 13] * 2 ** 16 + bin0[p + 14] * 2 ** 8 + bin0[p + 15]) * 2 ** 32 + (bin0[p + 16] * 2 ** 24 + bin0[p + 17] * 2 ** 16 + bin0[p + 18] * 2 ** 8 + bin0[p + 19]);
+      const origType = String.fromCharCode(bin0[p + 24], bin0[p + 25], bin0[p + 26], bin0[p + 27]);
+      if (flags & 4) {
+        frameMeta[frames++] = asoc ?? (frames === 0 ? xml : undefined);
+        asoc = undefined;
+      } else if (flags & 1 && origType === 'asoc') asoc = origId;
+      else if (flags & 1 && origType === 'xml ') xml ??= origId;
+    }
+  } catch {
+    // a metadata-bin 0 cut short: frames stay as counted
+  }
+  if (frames === 0) frameMeta = [xml];
+  state.frames = Math.max(1, frames);
+  slider.max = String(state.frames - 1);
+  slider.value = '0';
+  slider.disabled = playButton.disabled = state.frames < 2;
+}
+
+/** The XML text of the boxes in a metadata-bin (an asoc: its xml boxes; an xml box's own contents). */
+function xmlOf(bin: number | undefined): string {
+  if (bin === undefined || !session) return '';
+  const bytes = session.cache.get({ cls: 8, codestream: 0, id: bin });
+  const text = new TextDecoder();
+  try {
+    const boxes = listBoxes(new BufferSource(bytes), 0, bytes.length);
+    const xml = boxes.filter((b) => b.type === 'xml ');
+    if (boxes.length > 0 && (xml.length > 0 || boxes[0].type === 'nlst')) return xml.map((b) => text.decode(bytes.subarray(b.offset + b.headerLength, b.offset + b.length))).join('\n');
+  } catch {
+    // not boxes: an xml box's contents
+  }
+  return text.decode(bytes);
+}
+
+function showMeta(): void {
+  state.meta = xmlOf(frameMeta[state.frame]);
+  metaPanel.textContent = state.meta;
+}
+
+/** Shows frame f (0-based) in the current view. */
+async function showFrame(f: number): Promise<void> {
+  if (!session || f < 0 || f >= state.frames) return;
+  await prefetched.get(f);
+  prefetched.delete(f);
+  state.frame = f;
+  slider.value = String(f);
+  showMeta();
+  await show(state.level, state.roff[0], state.roff[1]);
+}
+
+/** Fetches frame f's view into the cache without painting it (playback reads ahead one frame). */
+function prefetch(f: number): void {
+  if (!session || prefetched.has(f) || f >= state.frames) return;
+  const s = session;
+  const [fw, fh] = state.fsiz;
+  const fields = { type: 'jpp-stream', stream: f, fsiz: `${fw},${fh}`, roff: state.roff.join(','), rsiz: state.rsiz.join(','), len: BUDGET };
+  prefetched.set(f, s.fetchWindow(fields, 10_000, (r) => (state.bytes += r.body.length)).then(() => undefined, () => undefined));
+}
+
+async function play(): Promise<void> {
+  state.playing = true;
+  playButton.textContent = 'Pause';
+  while (state.playing) {
+    const t = performance.now();
+    const next = (state.frame + 1) % state.frames;
+    await showFrame(next);
+    prefetch((next + 1) % state.frames);
+    const fps = Math.max(0.1, Math.min(60, Number(fpsInput.value) || 10));
+    const wait = 1000 / fps - (performance.now() - t);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  playButton.textContent = 'Play';
+}
+
+playButton.addEventListener('click', () => {
+  if (state.playing) state.playing = false;
+  else void play();
+});
+slider.addEventListener('input', () => {
+  state.playing = false;
+  void showFrame(Number(slider.value));
+});
 
 // Pan by dragging (mouse, pen and touch through pointer events); zoom with the wheel about the pointer.
 let drag: { x: number; y: number; rx: number; ry: number } | null = null;

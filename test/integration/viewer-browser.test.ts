@@ -10,7 +10,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { jp2cBoxes } from '../helpers/boxes.js';
+import { listBoxes } from '../../src/j2k/box-reader.js';
+import { BufferSource } from '../../src/bytes/source.js';
 import { cropPixels, decodeJ2k, type DecodedImage } from '../helpers/openjpeg.js';
 import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -28,6 +32,10 @@ interface View {
   complete: boolean;
   error: string | null;
   transport: 'websocket' | 'http';
+  frame: number;
+  frames: number;
+  meta: string;
+  playing: boolean;
 }
 
 /** Waits until the viewer says its view is complete; returns that view. */
@@ -55,7 +63,9 @@ async function canvasGray(page: Page, w: number, h: number): Promise<DecodedImag
 }
 
 async function assertView(page: Page, original: Uint8Array, v: View, what: string): Promise<void> {
-  const full = await decodeJ2k(original, v.level);
+  // A JP2 frame: its codestream.
+  const cs = original[0] === 0xff && original[1] === 0x4f ? original : jp2cBoxes(original)[0].payload;
+  const full = await decodeJ2k(cs, v.level);
   const want = cropPixels(full, v.roff[0], v.roff[1], v.rsiz[0], v.rsiz[1]);
   const got = await canvasGray(page, v.rsiz[0], v.rsiz[1]);
   let diff = 0;
@@ -112,6 +122,53 @@ describe('browser viewer (Chromium, headless)', { skip: BROWSER ? false : 'no Ch
     await assertView(page, original, dragged, 'dragged');
     process.stdout.write(`# viewer: first complete view in ${firstMs.toFixed(0)} ms, ${first.bytes} bytes\n`);
     await page.close();
+  });
+
+  it('plays a linked movie: each of ten frames exact, with its XML in the metadata panel', { timeout: 120_000 }, async () => {
+    // Ten frames (the three Helioviewer-like fixtures in turn) in a hyperlinked JPX made by `jpipd movie`.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-viewer-movie-'));
+    const files: string[] = [];
+    fs.mkdirSync(path.join(root, 'frames'));
+    for (let i = 0; i < 10; i++) {
+      const f = path.join(root, 'frames', `f${String(i).padStart(2, '0')}.jp2`);
+      fs.copyFileSync(path.join(FIXTURES, 'movie-frames', `aia_000${(i % 3) + 1}.jp2`), f);
+      files.push(f);
+    }
+    const made = spawnSync(process.execPath, ['--import', 'tsx', path.resolve(import.meta.dirname, '../../src/cli/entry.ts'), 'movie', '--out', path.join(root, 'movie.jpx'), path.join(root, 'frames')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(made.status, 0, made.stderr);
+    const movieSrv = await startTestServer({ root });
+    const page = await browser.newPage();
+    try {
+      await page.goto(`${movieSrv.base}/viewer?image=movie.jpx`);
+      const first = await settled(page);
+      assert.equal(first.frames, 10, 'ten frames');
+      for (let f = 0; f < 10; f++) {
+        await page.evaluate((n) => (globalThis as unknown as { jpipd: { frameTo(n: number): Promise<void> } }).jpipd.frameTo(n), f);
+        const v = await settled(page);
+        assert.equal(v.frame, f);
+        const bytes = new Uint8Array(fs.readFileSync(files[f]));
+        await assertView(page, bytes, v, `movie frame ${f}`);
+        const xml = listBoxes(new BufferSource(bytes), 0, bytes.length).filter((b) => b.type === 'xml ');
+        assert.ok(xml.length > 0, 'the fixture frames carry XML');
+        // Every top-level XML box of the frame, in file order (`jpipd movie` keeps them all).
+        const text = xml.map((b) => new TextDecoder().decode(bytes.subarray(b.offset + b.headerLength, b.offset + b.length))).join('\n');
+        assert.equal(v.meta, text, `frame ${f}: the panel shows the frame's XML`);
+        assert.equal(await page.locator('#meta').textContent(), text);
+      }
+      // Play: frames advance on their own; pause stops them.
+      await page.locator('#play').click();
+      await page.waitForFunction(() => {
+        const s = (globalThis as unknown as { jpipd: View }).jpipd;
+        return s.playing && s.frame !== 9 && s.frame >= 2;
+      }, undefined, { timeout: 30_000 });
+      await page.locator('#play').click();
+      await page.waitForFunction(() => !(globalThis as unknown as { jpipd: View }).jpipd.playing);
+      await page.screenshot({ path: path.join(ARTIFACTS, 'movie.png') });
+    } finally {
+      await page.close();
+      await movieSrv.stop();
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('falls back to HTTP, with the same picture', { timeout: 60_000 }, async () => {
