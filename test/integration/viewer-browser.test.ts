@@ -171,6 +171,31 @@ describe('browser viewer (Chromium, headless)', { skip: BROWSER ? false : 'no Ch
     }
   });
 
+  it('shows an HTJ2K image exactly, and a 4096² image (time to first paint and to a complete view)', { timeout: 120_000 }, async () => {
+    const page = await browser.newPage();
+    try {
+      const ht = 'gray257-htj2k-rpcl-p32.j2k';
+      await page.goto(`${srv.base}/viewer?image=${ht}`);
+      const v = await settled(page);
+      assert.deepEqual([v.level, v.fsiz], [0, [257, 129]]);
+      await assertView(page, new Uint8Array(fs.readFileSync(path.join(FIXTURES, ht))), v, 'htj2k');
+
+      // The paper's image: 4096², fitted to the canvas at three levels down (512²). Measured, not asserted.
+      const big = 'gray4096-rpcl-p128-l8.jp2';
+      const t0 = performance.now();
+      await page.goto(`${srv.base}/viewer?image=${big}`);
+      await page.waitForFunction(() => ((globalThis as unknown as { jpipd?: View & { responses: number } }).jpipd?.responses ?? 0) >= 1, undefined, { timeout: 30_000 });
+      const firstPaint = performance.now() - t0;
+      const whole = await settled(page);
+      const complete = performance.now() - t0;
+      assert.deepEqual([whole.level, whole.fsiz], [3, [512, 512]]);
+      await assertView(page, new Uint8Array(fs.readFileSync(path.join(FIXTURES, big))), whole, '4096 fitted');
+      process.stdout.write(`# viewer 4096²: first paint ${firstPaint.toFixed(0)} ms, complete 512² view ${complete.toFixed(0)} ms, ${whole.bytes} bytes\n`);
+    } finally {
+      await page.close();
+    }
+  });
+
   it('falls back to HTTP, with the same picture', { timeout: 60_000 }, async () => {
     const file = 'gray1000-rpcl-p64-l4.j2k';
     const original = new Uint8Array(fs.readFileSync(path.join(FIXTURES, file)));
