@@ -2,8 +2,8 @@
  * The browser viewer served at /viewer (built into dist/viewer/viewer.js by `npm run build`). It
  * uses the project's client library: one JPIP channel per image (JpipSession over fetch), the
  * data-bins it receives reassembled into a codestream (client/reassemble.ts) and decoded with the
- * wasm OpenJPEG that /viewer/openjpegwasm_decode.js defines. Each view change (drag to pan, wheel to
- * zoom one resolution level about the pointer) asks for exactly the window and resolution on screen
+ * wasm OpenJPEG that /viewer/openjpegwasm_decode.js defines. Each view change (drag to pan, wheel or
+ * pinch to zoom one resolution level about the pointer) asks for exactly the window and resolution on screen
  * (fsiz/roff/rsiz) on the same channel, so nothing is fetched twice; the picture is repainted after
  * every response, so quality rises as layers arrive.
  *
@@ -49,6 +49,8 @@ interface ViewerState {
   /** The XML of the frame shown ('' when it has none). */
   meta: string;
   playing: boolean;
+  /** Frames per second actually shown while playing (over the last ten frames). */
+  fpsShown: number;
   /** Shows frame f in the current view (tests); resolves when it is complete. */
   frameTo(f: number): Promise<void>;
   /** Moves the view (tests); resolves when the new view is complete. */
@@ -93,6 +95,7 @@ const state: ViewerState = {
   frames: 1,
   meta: '',
   playing: false,
+  fpsShown: 0,
   frameTo: (f) => showFrame(f),
   view: (level, x, y) => show(level, x, y),
 };
@@ -163,7 +166,7 @@ async function show(level: number, x: number, y: number): Promise<void> {
       state.responses++;
       await repaint();
       if (my !== generation) return;
-      say(`${state.image}${state.frames > 1 ? ` frame ${state.frame + 1}/${state.frames}` : ''}: ${fw}×${fh} (level ${level}), view ${w}×${h} at ${x},${y}; ${(state.bytes / 1024).toFixed(0)} KiB received over ${state.transport}${r.eor === 1 || r.eor === 2 ? ', complete' : ''}`);
+      say(`${state.image}${state.frames > 1 ? ` frame ${state.frame + 1}/${state.frames}` : ''}: ${fw}×${fh} (level ${level}), view ${w}×${h} at ${x},${y}; ${(state.bytes / 1024).toFixed(0)} KiB received over ${state.transport}${state.playing ? `, ${state.fpsShown.toFixed(1)} frames/s` : ''}${r.eor === 1 || r.eor === 2 ? ', complete' : ''}`);
       if (r.eor === 1 || r.eor === 2) {
         state.complete = true;
         return;
@@ -296,8 +299,12 @@ function prefetch(f: number): void {
 async function play(): Promise<void> {
   state.playing = true;
   playButton.textContent = 'Pause';
+  const shown: number[] = [];
   while (state.playing) {
     const t = performance.now();
+    shown.push(t);
+    if (shown.length > 11) shown.shift();
+    state.fpsShown = shown.length > 1 ? ((shown.length - 1) * 1000) / (t - shown[0]) : 0;
     const next = (state.frame + 1) % state.frames;
     await showFrame(next);
     prefetch((next + 1) % state.frames);
@@ -317,29 +324,64 @@ slider.addEventListener('input', () => {
   void showFrame(Number(slider.value));
 });
 
-// Pan by dragging (mouse, pen and touch through pointer events); zoom with the wheel about the pointer.
+// Pan by dragging (mouse, pen and touch through pointer events); zoom with the wheel or a two-finger
+// pinch (one level per gesture), about the pointer or the fingers' midpoint.
+const pointers = new Map<number, { x: number; y: number }>();
 let drag: { x: number; y: number; rx: number; ry: number } | null = null;
+let pinch: { d0: number; mx: number; my: number } | null = null;
+
+/** Zooms one level in (dir < 0) or out about canvas point (px, py). */
+function zoomAbout(px: number, py: number, dir: number): void {
+  const level = state.level + (dir < 0 ? -1 : 1);
+  if (level < 0 || level > maxLevel || level === state.level) return;
+  const k = 2 ** (state.level - level);
+  void show(level, (state.roff[0] + px) * k - px, (state.roff[1] + py) * k - py);
+}
+
+const spread = (): number => {
+  const [a, b] = [...pointers.values()];
+  return Math.hypot(a.x - b.x, a.y - b.y);
+};
+
 canvas.addEventListener('pointerdown', (e) => {
-  drag = { x: e.clientX, y: e.clientY, rx: state.roff[0], ry: state.roff[1] };
+  pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
   canvas.setPointerCapture(e.pointerId);
+  if (pointers.size === 2) {
+    // A second finger: a pinch, not a drag.
+    drag = null;
+    const rect = canvas.getBoundingClientRect();
+    const [a, b] = [...pointers.values()];
+    pinch = { d0: Math.max(1, spread()), mx: (a.x + b.x) / 2 - rect.left, my: (a.y + b.y) / 2 - rect.top };
+  } else if (pointers.size === 1) drag = { x: e.clientX, y: e.clientY, rx: state.roff[0], ry: state.roff[1] };
 });
-canvas.addEventListener('pointerup', (e) => {
+canvas.addEventListener('pointermove', (e) => {
+  if (pointers.has(e.pointerId)) pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+});
+const release = (e: PointerEvent): void => {
+  if (pinch && pointers.size === 2) {
+    const ratio = spread() / pinch.d0;
+    if (ratio >= 1.4) zoomAbout(pinch.mx, pinch.my, -1);
+    else if (ratio <= 0.7) zoomAbout(pinch.mx, pinch.my, 1);
+  }
+  pointers.delete(e.pointerId);
+  if (pointers.size === 0) pinch = null;
   if (!drag) return;
   const d = drag;
   drag = null;
   void show(state.level, d.rx - (e.clientX - d.x), d.ry - (e.clientY - d.y));
+};
+canvas.addEventListener('pointerup', release);
+canvas.addEventListener('pointercancel', (e) => {
+  pointers.delete(e.pointerId);
+  if (pointers.size === 0) pinch = null;
+  drag = null;
 });
 canvas.addEventListener(
   'wheel',
   (e) => {
     e.preventDefault();
     const rect = canvas.getBoundingClientRect();
-    const px = e.clientX - rect.left;
-    const py = e.clientY - rect.top;
-    const level = state.level + (e.deltaY < 0 ? -1 : 1);
-    if (level < 0 || level > maxLevel || level === state.level) return;
-    const k = 2 ** (state.level - level);
-    void show(level, (state.roff[0] + px) * k - px, (state.roff[1] + py) * k - py);
+    zoomAbout(e.clientX - rect.left, e.clientY - rect.top, e.deltaY);
   },
   { passive: false },
 );

@@ -196,6 +196,33 @@ describe('browser viewer (Chromium, headless)', { skip: BROWSER ? false : 'no Ch
     }
   });
 
+  it('zooms with a two-finger pinch on a touch screen, about the fingers', { timeout: 60_000 }, async () => {
+    const file = 'gray1000-rpcl-p64-l4.j2k';
+    const context = await browser.newContext({ hasTouch: true });
+    const page = await context.newPage();
+    try {
+      await page.goto(`${srv.base}/viewer?image=${file}`);
+      const before = await settled(page);
+      assert.equal(before.level, 1);
+      const box = (await page.locator('#view').boundingBox())!;
+      // Raw touch events through the DevTools protocol (Chromium makes the pointer events the viewer reads).
+      const cdp = await context.newCDPSession(page);
+      const at = (dx: number) => [
+        { x: box.x + 200 - dx, y: box.y + 100, id: 0 },
+        { x: box.x + 200 + dx, y: box.y + 100, id: 1 },
+      ];
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: at(40) });
+      for (const dx of [60, 80, 100]) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: at(dx) });
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+      await page.waitForFunction(() => (globalThis as unknown as { jpipd: View }).jpipd.level === 0, undefined, { timeout: 10_000 });
+      const after = await settled(page);
+      assert.deepEqual([after.level, after.roff, after.rsiz], [0, [200, 100], [800, 600]], 'one level finer about the fingers');
+      await assertView(page, new Uint8Array(fs.readFileSync(path.join(FIXTURES, file))), after, 'pinched');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('falls back to HTTP, with the same picture', { timeout: 60_000 }, async () => {
     const file = 'gray1000-rpcl-p64-l4.j2k';
     const original = new Uint8Array(fs.readFileSync(path.join(FIXTURES, file)));
