@@ -191,6 +191,21 @@ describe('browser viewer (Chromium, headless)', { skip: BROWSER ? false : 'no Ch
       assert.deepEqual([whole.level, whole.fsiz], [3, [512, 512]]);
       await assertView(page, new Uint8Array(fs.readFileSync(path.join(FIXTURES, big))), whole, '4096 fitted');
       process.stdout.write(`# viewer 4096²: first paint ${firstPaint.toFixed(0)} ms, complete 512² view ${complete.toFixed(0)} ms, ${whole.bytes} bytes\n`);
+      // Zoom into a region: two wheel steps about (300, 200): 1024² at (224, 200) (clipped to the frame),
+      // then 2048² at (748, 600).
+      const box = (await page.locator('#view').boundingBox())!;
+      await page.mouse.move(box.x + 300, box.y + 200);
+      await page.mouse.wheel(0, -100);
+      await page.waitForFunction(() => (globalThis as unknown as { jpipd: View }).jpipd.level === 2);
+      await settled(page);
+      const t1 = performance.now();
+      await page.mouse.wheel(0, -100);
+      await page.waitForFunction(() => (globalThis as unknown as { jpipd: View }).jpipd.level === 1);
+      const zoomed = await settled(page);
+      const zoomMs = performance.now() - t1;
+      assert.deepEqual([zoomed.fsiz, zoomed.roff, zoomed.rsiz], [[2048, 2048], [748, 600], [800, 600]]);
+      await assertView(page, new Uint8Array(fs.readFileSync(path.join(FIXTURES, big))), zoomed, '4096 zoomed region');
+      process.stdout.write(`# viewer 4096²: zoom to an 800×600 region of the 2048² level complete in ${zoomMs.toFixed(0)} ms\n`);
     } finally {
       await page.close();
     }
