@@ -389,7 +389,14 @@ canvas.addEventListener(
 picker.addEventListener('change', () => void open(picker.value));
 
 async function start(): Promise<void> {
-  const wanted = new URLSearchParams(location.search).get('image');
+  const params = new URLSearchParams(location.search);
+  const wanted = params.get('image');
+  // ?size=WxH sets the canvas (64–4096 each way; default 800×600).
+  const size = /^(\d{2,4})x(\d{2,4})$/.exec(params.get('size') ?? '');
+  if (size) {
+    canvas.width = Math.max(64, Math.min(4096, Number(size[1])));
+    canvas.height = Math.max(64, Math.min(4096, Number(size[2])));
+  }
   try {
     const r = await fetch('/viewer/images.json');
     if (r.ok) {

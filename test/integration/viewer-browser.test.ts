@@ -155,12 +155,17 @@ describe('browser viewer (Chromium, headless)', { skip: BROWSER ? false : 'no Ch
         assert.equal(v.meta, text, `frame ${f}: the panel shows the frame's XML`);
         assert.equal(await page.locator('#meta').textContent(), text);
       }
-      // Play: frames advance on their own; pause stops them.
+      // Play at up to 60 frames/s: frames advance on their own (the rate reached is logged); pause stops them.
+      await page.locator('#fps').fill('60');
       await page.locator('#play').click();
       await page.waitForFunction(() => {
         const s = (globalThis as unknown as { jpipd: View }).jpipd;
         return s.playing && s.frame !== 9 && s.frame >= 2;
       }, undefined, { timeout: 30_000 });
+      await new Promise((r) => setTimeout(r, 2000));
+      const rate = await page.evaluate(() => (globalThis as unknown as { jpipd: { fpsShown: number } }).jpipd.fpsShown);
+      assert.ok(rate > 0, 'frames were shown');
+      process.stdout.write(`# viewer: movie of 128² frames played at ${rate.toFixed(1)} frames/s (60 asked)\n`);
       await page.locator('#play').click();
       await page.waitForFunction(() => !(globalThis as unknown as { jpipd: View }).jpipd.playing);
       await page.screenshot({ path: path.join(ARTIFACTS, 'movie.png') });
@@ -206,6 +211,22 @@ describe('browser viewer (Chromium, headless)', { skip: BROWSER ? false : 'no Ch
       assert.deepEqual([zoomed.fsiz, zoomed.roff, zoomed.rsiz], [[2048, 2048], [748, 600], [800, 600]]);
       await assertView(page, new Uint8Array(fs.readFileSync(path.join(FIXTURES, big))), zoomed, '4096 zoomed region');
       process.stdout.write(`# viewer 4096²: zoom to an 800×600 region of the 2048² level complete in ${zoomMs.toFixed(0)} ms\n`);
+
+      // A 1024² canvas on a fresh page: the 4096² image fitted at two levels down is a 1024² window.
+      const fresh = await browser.newPage();
+      try {
+        const t2 = performance.now();
+        await fresh.goto(`${srv.base}/viewer?image=${big}&size=1024x1024`);
+        await fresh.waitForFunction(() => ((globalThis as unknown as { jpipd?: View & { responses: number } }).jpipd?.responses ?? 0) >= 1, undefined, { timeout: 30_000 });
+        const paint1024 = performance.now() - t2;
+        const w1024 = await settled(fresh);
+        const done1024 = performance.now() - t2;
+        assert.deepEqual([w1024.level, w1024.fsiz, w1024.rsiz], [2, [1024, 1024], [1024, 1024]]);
+        await assertView(fresh, new Uint8Array(fs.readFileSync(path.join(FIXTURES, big))), w1024, '4096 at 1024');
+        process.stdout.write(`# viewer 4096²: 1024² window, first paint ${paint1024.toFixed(0)} ms, complete ${done1024.toFixed(0)} ms, ${w1024.bytes} bytes (page load included)\n`);
+      } finally {
+        await fresh.close();
+      }
     } finally {
       await page.close();
     }
