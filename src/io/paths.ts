@@ -4,7 +4,7 @@
  * is the same `ERR_TARGET_NOT_FOUND 'no such image'`, so a client learns nothing about the
  * server's file system and no absolute path is ever echoed.
  */
-import { realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { JpipdError } from '../errors.js';
 
@@ -69,4 +69,14 @@ export function safeName(rel: string): string {
     .replace(/^[A-Za-z]:/, '')
     .replace(/^[\/\\]+/, '');
   return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+}
+
+/** True when `dir` is a directory this process can list and enter (the readiness check of /readyz). */
+export function isReadableDir(dir: string): boolean {
+  try {
+    accessSync(dir, constants.R_OK | constants.X_OK);
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }

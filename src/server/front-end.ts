@@ -5,6 +5,7 @@
  * keep-alive relay).
  */
 import { addViewerRoutes } from './viewer-route.js';
+import { addHealthRoutes } from './health-route.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { addHttpRoute, MAX_BODY_BYTES, MAX_HEAD_BYTES, type HttpLimits, type InFlight } from './http.js';
 import type { JpipService } from './service.js';
@@ -22,7 +23,10 @@ export interface FrontEndOptions {
   log?: (entry: Record<string, unknown>) => void;
   /** Serve HTTPS/WSS with this certificate and key (PEM files), through uWebSockets.js's SSLApp. */
   tls?: TlsFiles;
-  /** Serve the browser viewer at /viewer (viewer-route.ts): the image root, and whether to list it. */
+  /**
+   * The image root: serve the browser viewer at /viewer (viewer-route.ts; `listing`: list the root's
+   * images) and the health endpoints /healthz and /readyz (health-route.ts).
+   */
   viewer?: { root: string; listing: boolean };
 }
 
@@ -61,6 +65,7 @@ export function startFrontEnd(service: JpipService, opts: FrontEndOptions): Prom
   addWebSocketRoute(app, service, log);
   if (opts.viewer) addViewerRoutes(app, opts.viewer);
   const inflight: InFlight = { n: 0, served: 0 };
+  if (opts.viewer) addHealthRoutes(app, { root: opts.viewer.root, stopping: () => inflight.draining === true });
   addHttpRoute(app, service, { maxHeadBytes: opts.limits?.maxHeadBytes ?? MAX_HEAD_BYTES, maxBodyBytes: opts.limits?.maxBodyBytes ?? MAX_BODY_BYTES }, log, inflight);
   const listen = (cb: (token: us_listen_socket | false) => void): void => {
     if (opts.unixPath) app.listen_unix(cb, opts.unixPath);

@@ -252,10 +252,21 @@ describe('graceful shutdown', () => {
       await sess.open({ len: 0 });
       // A ~20 MB streamed response the client is not reading yet: still in flight when the stop begins.
       const sock = await unreadConnection(s.port, `/jpip?cid=${sess.cid}&context=jpxl<0-${big.frames - 1}>&fsiz=4096,4096`);
+      // A load balancer's kept-alive connection polling /readyz.
+      const probe = net.connect(s.port, '127.0.0.1');
+      await new Promise((r) => probe.once('connect', r));
+      const ask = (): Promise<string> =>
+        new Promise((resolve) => {
+          probe.once('data', (d: Buffer) => resolve(d.toString('latin1')));
+          probe.write('GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n');
+        });
+      assert.match(await ask(), /^HTTP\/1\.1 200 OK[\s\S]*\r\n\r\nready\n$/);
       await new Promise((r) => setTimeout(r, 300));
       let closed = false;
       const closing = s.close(20_000).then(() => (closed = true));
       await new Promise((r) => setTimeout(r, 200));
+      assert.match(await ask(), /^HTTP\/1\.1 503 [\s\S]*not ready: the server is stopping\n$/, 'a stopping server is not ready');
+      probe.destroy();
       // A new connection is refused; a request on an idle kept-alive connection gets 503 and a close.
       await assert.rejects(
         new Promise((resolve, reject) => {
@@ -281,6 +292,33 @@ describe('graceful shutdown', () => {
     } finally {
       await s.stop().catch(() => {});
       big.remove();
+    }
+  });
+});
+
+describe('health endpoints', () => {
+  it('/healthz answers while the process serves; /readyz says why it is not ready, without a path', async () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-health-'));
+    fs.copyFileSync(path.join(FIXTURES, 'rgb96.jp2'), path.join(root, 'a.jp2'));
+    const s = await startTestServer({ root });
+    try {
+      const get = async (u: string, method = 'GET'): Promise<[number, string]> => {
+        const r = await fetch(`${s.base}${u}`, { method });
+        return [r.status, await r.text()];
+      };
+      assert.deepEqual(await get('/healthz'), [200, 'ok\n']);
+      assert.deepEqual(await get('/readyz'), [200, 'ready\n']);
+      assert.deepEqual(await get('/readyz', 'HEAD'), [200, '']);
+      fs.rmSync(root, { recursive: true, force: true });
+      await new Promise((r) => setTimeout(r, 1100)); // the root check is reused for 1 s
+      const [status, text] = await get('/readyz');
+      assert.equal(status, 503);
+      assert.equal(text, 'not ready: the image root is not readable\n');
+      assert.ok(!text.includes(root), 'no server path');
+      assert.deepEqual(await get('/healthz'), [200, 'ok\n'], 'alive all the same');
+    } finally {
+      await s.stop();
+      fs.rmSync(root, { recursive: true, force: true });
     }
   });
 });
