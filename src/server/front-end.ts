@@ -6,6 +6,7 @@
  */
 import { addViewerRoutes } from './viewer-route.js';
 import { addHealthRoutes } from './health-route.js';
+import type { ThreadMetrics } from './metrics.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { addHttpRoute, MAX_BODY_BYTES, MAX_HEAD_BYTES, type HttpLimits, type InFlight } from './http.js';
 import type { JpipService } from './service.js';
@@ -28,6 +29,8 @@ export interface FrontEndOptions {
    * images) and the health endpoints /healthz and /readyz (health-route.ts).
    */
   viewer?: { root: string; listing: boolean };
+  /** Prometheus metrics: this thread's counters (fed from the request log) and the whole server's scrape. */
+  metrics?: { thread: ThreadMetrics; scrape: () => Promise<string> };
 }
 
 /** PEM files of a TLS certificate (chain) and its private key. */
@@ -57,15 +60,39 @@ export interface FrontEnd {
   drain(graceMs: number): Promise<void>;
 }
 
+/** GET /metrics: the whole server's metrics in the Prometheus text format (gathered asynchronously). */
+function addMetricsRoute(app: TemplatedApp, scrape: () => Promise<string>): void {
+  app.get('/metrics', (res) => {
+    let aborted = false;
+    res.onAborted(() => (aborted = true));
+    scrape().then(
+      (text) => {
+        if (!aborted) res.cork(() => res.writeStatus('200 OK').writeHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8').writeHeader('Cache-Control', 'no-store').end(text));
+      },
+      () => {
+        if (!aborted) res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('Content-Type', 'text/plain; charset=utf-8').end('ERR_BUSY: metrics could not be gathered\n'));
+      },
+    );
+  });
+}
+
 /** Starts a front end over `service`; resolves once it listens. */
 export function startFrontEnd(service: JpipService, opts: FrontEndOptions): Promise<FrontEnd> {
   const uws = loadUws();
   const app: TemplatedApp = opts.tls ? uws.SSLApp({ cert_file_name: opts.tls.cert, key_file_name: opts.tls.key }) : uws.App();
-  const log = opts.log ?? (() => {});
+  const userLog = opts.log ?? (() => {});
+  const counted = opts.metrics?.thread;
+  const log = counted
+    ? (e: Record<string, unknown>): void => {
+        counted.observe(e);
+        userLog(e);
+      }
+    : userLog;
   addWebSocketRoute(app, service, log);
   if (opts.viewer) addViewerRoutes(app, opts.viewer);
   const inflight: InFlight = { n: 0, served: 0 };
   if (opts.viewer) addHealthRoutes(app, { root: opts.viewer.root, stopping: () => inflight.draining === true });
+  if (opts.metrics) addMetricsRoute(app, opts.metrics.scrape);
   addHttpRoute(app, service, { maxHeadBytes: opts.limits?.maxHeadBytes ?? MAX_HEAD_BYTES, maxBodyBytes: opts.limits?.maxBodyBytes ?? MAX_BODY_BYTES }, log, inflight);
   const listen = (cb: (token: us_listen_socket | false) => void): void => {
     if (opts.unixPath) app.listen_unix(cb, opts.unixPath);

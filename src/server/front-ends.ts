@@ -20,6 +20,7 @@ import { afterWorkerStart } from '../pool/young-generation.js';
 import { serviceSettings, type Harness, type ServerOptions } from './server.js';
 import type { FrontEnd } from './front-end.js';
 import { AUTOSCALE_PERIOD_MS, ScalePolicy } from './autoscale.js';
+import type { MetricsJson } from './metrics.js';
 
 /** Idle and total CPU time of the machine so far (ms, summed over cores). */
 function cpuTimes(): { idle: number; total: number } {
@@ -61,9 +62,17 @@ export type ToFront =
   | { op: 'evict'; key: string }
   | { op: 'pause' }
   | { op: 'resume' }
+  | { op: 'metrics-json'; id: number }
+  | { op: 'scraped'; id: number; text: string | null }
   | { op: 'stop'; graceMs?: number };
 /** Messages from a front end to the main thread. */
-type FromFront = { op: 'ready' } | { op: 'stopped' } | { op: 'paused' } | { op: 'resumed' } | { op: 'log'; entries: Array<Record<string, unknown>> } | { op: 'elu'; value: number; served: number };
+type FromFront =
+  | { op: 'ready' }
+  | { op: 'stopped' }
+  | { op: 'paused' }
+  | { op: 'resumed' }
+  | { op: 'metrics-json'; id: number; json: MetricsJson }
+  | { op: 'scrape'; id: number } | { op: 'log'; entries: Array<Record<string, unknown>> } | { op: 'elu'; value: number; served: number };
 
 interface Front {
   index: number;
@@ -77,6 +86,8 @@ interface Front {
   /** Called when the front end confirms a pause or resume. */
   acks: Array<() => void>;
 }
+
+let nextId = 1;
 
 /**
  * Starts the front-end worker file next to this module: front-worker.js when built; under tsx (the
@@ -105,6 +116,10 @@ export class FrontEnds {
   private readonly policy: ScalePolicy;
   private min: number;
   private starting: Promise<void> | null = null;
+  /** Metrics requests sent to worker front ends, by id. */
+  private readonly metricWaits = new Map<number, (json: MetricsJson) => void>();
+  /** The whole server's scrape (server.ts sets it); worker front ends ask for it. */
+  scrape: (() => Promise<string>) | null = null;
   private closed = false;
 
   constructor(
@@ -268,11 +283,42 @@ export class FrontEnds {
           front.served += m.served;
         }
         else if (m.op === 'paused' || m.op === 'resumed') front.acks.shift()?.();
+        else if (m.op === 'metrics-json') {
+          this.metricWaits.get(m.id)?.(m.json);
+          this.metricWaits.delete(m.id);
+        } else if (m.op === 'scrape') {
+          const scrape = this.scrape ?? (() => Promise.reject(new Error('no metrics')));
+          scrape().then(
+            (text) => worker.postMessage({ op: 'scraped', id: m.id, text } satisfies ToFront),
+            () => worker.postMessage({ op: 'scraped', id: m.id, text: null } satisfies ToFront),
+          );
+        }
         else if (m.op === 'log') for (const e of m.entries) this.opts.log?.(e);
       });
     });
     worker.on('error', (e) => this.opts.log?.({ event: 'front-end-error', front: index, message: e.message }));
     this.fronts.push(front);
+  }
+
+  /** Every worker front end's metrics (those that answer within a second). */
+  metricsJson(): Promise<MetricsJson[]> {
+    return Promise.all(
+      this.fronts.map(
+        (f) =>
+          new Promise<MetricsJson>((resolve) => {
+            const id = nextId++;
+            const t = setTimeout(() => {
+              this.metricWaits.delete(id);
+              resolve([]);
+            }, 1000);
+            this.metricWaits.set(id, (json) => {
+              clearTimeout(t);
+              resolve(json);
+            });
+            f.worker.postMessage({ op: 'metrics-json', id } satisfies ToFront);
+          }),
+      ),
+    );
   }
 
   /** Stops every worker front end, letting each drain its exchanges for up to `graceMs`. */

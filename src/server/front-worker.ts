@@ -10,6 +10,7 @@ import { startFrontEnd, type FrontEnd } from './front-end.js';
 import { Forwarder } from './forward.js';
 import { PoolLink, RegistryLink } from './thread-links.js';
 import type { FrontWorkerData, ToFront } from './front-ends.js';
+import { ThreadMetrics } from './metrics.js';
 
 const data = workerData as FrontWorkerData;
 const control = parentPort as MessagePort;
@@ -55,7 +56,18 @@ const eluTimer = setInterval(() => {
 }, 500);
 eluTimer.unref();
 
-void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.unixPath, log, tls: data.tls, viewer: { root: data.settings.root, listing: data.listing } }).then((f) => {
+// Metrics: this thread counts its requests; a scrape here asks the main thread for the whole server's.
+const metrics = new ThreadMetrics(data.index, () => service.sessions.size);
+const scrapes = new Map<number, (text: string | null) => void>();
+let scrapeId = 1;
+const scrape = (): Promise<string> =>
+  new Promise((resolve, reject) => {
+    const id = scrapeId++;
+    scrapes.set(id, (text) => (text === null ? reject(new Error('no metrics')) : resolve(text)));
+    control.postMessage({ op: 'scrape', id });
+  });
+
+void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.unixPath, log, tls: data.tls, viewer: { root: data.settings.root, listing: data.listing }, metrics: { thread: metrics, scrape } }).then((f) => {
   front = f;
   control.on('message', (m: ToFront) => onControl(m, f));
   control.postMessage({ op: 'ready' });
@@ -64,7 +76,11 @@ void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.u
 function onControl(m: ToFront, front: FrontEnd): void {
   if (m.op === 'peer') forwarder.addPeer(m.index, m.port);
   else if (m.op === 'evict') service.streams.dropVersion(m.key);
-  else if (m.op === 'pause') {
+  else if (m.op === 'metrics-json') void metrics.json().then((json) => control.postMessage({ op: 'metrics-json', id: m.id, json }));
+  else if (m.op === 'scraped') {
+    scrapes.get(m.id)?.(m.text);
+    scrapes.delete(m.id);
+  } else if (m.op === 'pause') {
     front.pause();
     control.postMessage({ op: 'paused' });
   } else if (m.op === 'resume')
@@ -83,6 +99,7 @@ async function stop(graceMs: number, front: FrontEnd): Promise<void> {
   forwarder.close();
   clearInterval(logTimer);
   clearInterval(eluTimer);
+  metrics.close();
   data.rpc.close();
   data.pool.close();
   control.postMessage({ op: 'stopped' });

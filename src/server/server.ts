@@ -16,6 +16,7 @@ import { privateCacheDir } from '../io/index-cache.js';
 import { IndexRegistry } from '../packet-index/registry.js';
 import { WorkerPool, type PoolOptions } from '../pool/pool.js';
 import { FrontEnds } from './front-ends.js';
+import { mergeMetrics, serverGauges, ThreadMetrics, type MetricsJson } from './metrics.js';
 import { startFrontEnd, type FrontEnd } from './front-end.js';
 import { MAX_HEAD_BYTES } from './http.js';
 import type { Sequencer } from './sequencer.js';
@@ -155,6 +156,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // The keep-alive relay speaks plain TCP to clients: TLS is terminated by uWebSockets.js only.
   if (relay && opts.tls) throw new Error('--keep-alive-s above 10 cannot be combined with TLS (--cert/--key)');
   const unixPath = relay ? path.join(os.tmpdir(), `jpipd-${process.pid}-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}.sock`) : undefined;
+  const thread = new ThreadMetrics(0, () => h.service.sessions.size);
   let front: FrontEnd | undefined;
   let sequencer: Sequencer | undefined;
   let fronts: FrontEnds | undefined;
@@ -163,10 +165,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     // ephemeral port chosen by the kernel for one listener is not shared. Port 0 picks one first.
     const wanted = relay || opts.port ? (opts.port ?? 0) : await freePort(host);
     const viewer = { root: fs.realpathSync(opts.root), listing: opts.listing !== false };
-    front = await startFrontEnd(h.service, { host, port: relay ? 0 : wanted, unixPath, log: opts.log, tls: opts.tls, viewer });
+    // Metrics: the main thread's counters, the gauges only it knows, and every worker front end's.
+    const gauges = serverGauges(() => {
+      const r = h.registry.stats();
+      const p = h.pool.stats();
+      return { indexBytes: r.indexBytes, images: r.images, poolQueue: p.queued, poolCompleted: p.completed, poolThreads: p.threads, fronts: fronts?.count ?? 1 };
+    });
+    const scrape = async (): Promise<string> =>
+      mergeMetrics([await thread.json(), (await gauges.getMetricsAsJSON()) as MetricsJson, ...((await fronts?.metricsJson()) ?? [])]);
+    front = await startFrontEnd(h.service, { host, port: relay ? 0 : wanted, unixPath, log: opts.log, tls: opts.tls, viewer, metrics: { thread, scrape } });
     const port = relay ? 0 : front.port;
     // Behind the relay there is one front end: the relay owns the port and is one thread anyway.
     fronts = new FrontEnds(relay ? { ...opts, threads: 1 } : opts, h, { host, port, unixPath, tls: opts.tls }, front);
+    fronts.scrape = scrape;
     if (unixPath) {
       const { startSequencer } = await import('./sequencer.js');
       sequencer = await startSequencer({
@@ -181,6 +192,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     }
     await fronts.start(opts.minThreads ?? 1);
   } catch (e) {
+    thread.close();
     front?.close();
     await fronts?.close();
     await sequencer?.close();
@@ -199,6 +211,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       await sequencer?.close();
       // Every front end stops accepting at once and drains its exchanges in flight (up to graceMs).
       await Promise.all([f.drain(graceMs), all.close(graceMs)]);
+      thread.close();
       if (unixPath) fs.rmSync(unixPath, { force: true });
       await h.close();
     },

@@ -1,0 +1,67 @@
+/**
+ * /metrics on a real two-front-end server: after traffic on both threads, a scrape — whichever thread
+ * answers it — shows the expected counters summed over the threads (requests by status and kind,
+ * errors by code, body bytes, latency histogram), per-thread gauges (sessions, event-loop delay) and
+ * the main thread's gauges (index, pool, front ends), in the Prometheus text format.
+ */
+import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import { describe, it } from 'node:test';
+import { startTestServer } from '../helpers/server.js';
+
+/** One GET on a fresh connection, so the kernel picks a front end each time. */
+function freshGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent: false, headers: { Connection: 'close' } }, (res) => {
+        let body = '';
+        res.setEncoding('latin1');
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}
+
+/** The value of one sample line (`name{labels} value`), or undefined. */
+function sample(text: string, name: string, labels = ''): number | undefined {
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const [key, value] = [line.slice(0, line.lastIndexOf(' ')), line.slice(line.lastIndexOf(' ') + 1)];
+    if (key === name + labels) return Number(value);
+  }
+  return undefined;
+}
+
+describe('metrics', () => {
+  it('counts the traffic of every front end, whichever one is scraped', { timeout: 60_000 }, async () => {
+    const srv = await startTestServer({ threads: 2, minThreads: 2 });
+    try {
+      let ok = 0;
+      for (let i = 0; i < 30; i++) {
+        const r = await freshGet(srv.port, '/rgb96.jp2?type=jpp-stream&fsiz=48,32&len=2000');
+        assert.equal(r.status, 200);
+        ok++;
+      }
+      for (let i = 0; i < 4; i++) assert.equal((await freshGet(srv.port, '/no-such.jp2?fsiz=8,8')).status, 404);
+      const scrapes = await Promise.all(Array.from({ length: 6 }, () => freshGet(srv.port, '/metrics')));
+      for (const m of scrapes) {
+        assert.equal(m.status, 200);
+        assert.equal(sample(m.body, 'jpipd_http_requests_total', '{status="200",kind="jpp"}'), ok, 'every thread counted');
+        assert.equal(sample(m.body, 'jpipd_http_requests_total', '{status="404",kind="error"}'), 4);
+        assert.equal(sample(m.body, 'jpipd_errors_total', '{code="ERR_TARGET_NOT_FOUND"}'), 4);
+        assert.ok((sample(m.body, 'jpipd_response_bytes_total') ?? 0) > ok * 100, 'body bytes');
+        assert.equal(sample(m.body, 'jpipd_request_duration_seconds_count', '{kind="jpp"}'), ok);
+        for (const t of ['0', '1']) {
+          assert.notEqual(sample(m.body, 'jpipd_sessions', `{thread="${t}"}`), undefined, `sessions of thread ${t}`);
+          assert.notEqual(sample(m.body, 'jpipd_event_loop_delay_seconds', `{thread="${t}"}`), undefined, `loop delay of thread ${t}`);
+        }
+        assert.ok((sample(m.body, 'jpipd_index_images') ?? 0) >= 1);
+        assert.equal(sample(m.body, 'jpipd_front_ends_accepting'), 2);
+        assert.match(m.body, /# TYPE jpipd_http_requests_total counter/);
+      }
+    } finally {
+      await srv.stop();
+    }
+  });
+});
