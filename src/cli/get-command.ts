@@ -191,7 +191,7 @@ export async function getCommand(argv: string[], err: NodeJS.WriteStream, out: N
     }
     throw e;
   }
-  const bar = err.isTTY ? new SingleBar({ format: 'frame {frame} [{bar}] {value} bytes', hideCursor: true, stream: err }) : null;
+  const bar = err.isTTY ? new SingleBar({ format: 'frame {frame} [{bar}] {value} bytes', hideCursor: false, stream: err }) : null;
   const session = new JpipSession(args.base, args.target);
   try {
     await checked('opening a channel', () => session.open({ len: 0, stream: args.frames[0] }));

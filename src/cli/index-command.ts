@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { toErrorData } from '../errors.js';
 import { FileCache } from '../io/file-source.js';
 import { loadTarget } from '../io/targets.js';
+import { progress } from './progress.js';
 
 /** Outcome of indexing a folder. */
 export interface IndexOutcome {
@@ -16,19 +17,11 @@ export interface IndexOutcome {
   failures: Array<{ image: string; code: string; message: string }>;
 }
 
-/** A one-line progress bar for a terminal (or a plain line per step otherwise). */
-function progress(out: NodeJS.WriteStream, done: number, total: number, name: string): void {
-  const width = 30;
-  const filled = total === 0 ? width : Math.round((done / total) * width);
-  const line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${name.slice(-40)}`;
-  if (out.isTTY) out.write(`\r${line.padEnd(90)}`);
-  else if (done === total || done % 50 === 0) out.write(line + '\n');
-}
-
 /** Indexes `images` (paths relative to `root`) into `cacheDir`. */
 export function indexFolder(root: string, images: string[], cacheDir: string, out: NodeJS.WriteStream): IndexOutcome {
   const files = new FileCache(8);
   const result: IndexOutcome = { images: images.length, indexed: 0, cached: 0, failed: 0, failures: [] };
+  const bar = progress(out);
   images.forEach((rel, i) => {
     try {
       const loaded = loadTarget(path.join(root, rel), rel, root, cacheDir, files);
@@ -39,9 +32,9 @@ export function indexFolder(root: string, images: string[], cacheDir: string, ou
       result.failed++;
       result.failures.push({ image: rel, code: d.code, message: d.message });
     }
-    progress(out, i + 1, images.length, rel);
+    bar.update(i + 1, images.length, rel);
   });
-  if (out.isTTY) out.write('\n');
+  bar.stop();
   files.closeAll();
   return result;
 }

@@ -10,21 +10,11 @@ import { findFrameFiles, frameUrl, openFrameFiles, OutputExistsError, writeFileA
 import { planMovie, writeMovie, type MovieMode } from '../movie/build-movie.js';
 import { checkSameGeometry, inspectFrame, MAX_FRAMES, sortFrames, type MovieFrame } from '../movie/frames.js';
 import { parseArgs, stringOption, UsageError } from './args.js';
+import { progress } from './progress.js';
 
 /** Usage text of the movie command. */
 export const MOVIE_USAGE = `usage:
   jpipd movie --out MOVIE.jpx [--sort name|date] [--absolute | --embed] [--force] FRAME|FOLDER|GLOB...`;
-
-/** A one-line progress bar on a terminal, or a plain line every 50 steps and at the end otherwise. */
-function progress(out: NodeJS.WriteStream, phase: string, done: number, total: number, name: string): void {
-  const width = 30;
-  const filled = total === 0 ? width : Math.round((done / total) * width);
-  const line = `${phase} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${name.slice(-40)}`;
-  if (out.isTTY) {
-    out.write(`\r${line.padEnd(100)}`);
-    if (done === total) out.write('\n');
-  } else if (done === total || done % 50 === 0) out.write(line + '\n');
-}
 
 /** Parsed and checked arguments. */
 interface MovieArgs {
@@ -75,11 +65,13 @@ function buildMovie(a: MovieArgs, out: NodeJS.WriteStream): string {
   const files = frameFiles(a);
   const open = openFrameFiles(files);
   try {
+    const reading = progress(out, 'reading');
     const frames: MovieFrame[] = files.map((f, i) => {
       const frame = inspectFrame(open.sources[i], f.display);
-      progress(out, 'reading', i + 1, files.length, f.display);
+      reading.update(i + 1, files.length, f.display);
       return frame;
     });
+    reading.stop();
     const index = new Map(frames.map((f, i) => [f, i]));
     const { sorted, undated } = sortFrames(frames, a.sort);
     if (undated.length) throw new UsageError(`--sort date: no DATE-OBS, DATE_OBS or T_OBS date in the XML of ${undated.join(', ')}`);
@@ -88,9 +80,11 @@ function buildMovie(a: MovieArgs, out: NodeJS.WriteStream): string {
     const sources = order.map((i) => open.sources[i]);
     const urls = a.mode === 'linked' ? order.map((i) => frameUrl(files[i].abs, a.outAbs, a.absolute)) : undefined;
     const plan = planMovie(sorted, sources, { mode: a.mode, urls });
+    const writing = progress(out, 'writing');
     writeFileAtomic(a.outAbs, a.force, (write) => {
-      writeMovie(plan, sources, write, (i) => progress(out, 'writing', i + 1, sorted.length, sorted[i].name));
+      writeMovie(plan, sources, write, (i) => writing.update(i + 1, sorted.length, sorted[i].name));
     });
+    writing.stop();
     return `wrote ${a.out}: ${sorted.length} frame(s), ${a.mode === 'linked' ? 'linked' : 'embedded'}, ${plan.size} bytes`;
   } finally {
     open.close();
