@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { parseArgs, intOption, stringOption, UsageError } from './args.js';
+import { parseArgs, intOption, stringOption, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { JsonLog, LOG_LEVELS, type LogLevel } from './log.js';
 import { privateCacheDir } from '../io/index-cache.js';
 
@@ -16,6 +16,8 @@ const USAGE = `usage:
               [--max-sessions 10000] [--max-sessions-per-client 1000]
               [--max-model-entries 8000000] [--cert FILE --key FILE]
               [--keep-alive-s 10] [--read-cache-mb 8] [--log-level info] [--no-listing]
+              [--config FILE.json]   (every option also from the file, or JPIPD_<OPTION> variables)
+  jpipd config --print [--config FILE.json] [serve options]   (the effective serve configuration)
   jpipd index DIR [--cache-dir DIR]
   jpipd movie --out MOVIE.jpx [--sort name|date] [--absolute | --embed] [--force] FRAME|FOLDER|GLOB...
   jpipd get URL --fsiz W[,H] [--roff X,Y] [--rsiz W,H] [--stream N | --frames A-B] [--layers L]
@@ -39,51 +41,129 @@ function existingDir(p: string, what: string): string {
   return fs.realpathSync(p);
 }
 
-async function serve(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, {
-    root: 'value',
-    host: 'value',
-    port: 'value',
-    threads: 'value',
-    'min-threads': 'value',
-    'pool-threads': 'value',
-    'cache-dir': 'value',
-    'index-budget-mb': 'value',
-    'session-idle-s': 'value',
-    'max-sessions': 'value',
-    'max-sessions-per-client': 'value',
-    'max-model-entries': 'value',
-    cert: 'value',
-    key: 'value',
-    'log-level': 'value',
-    'keep-alive-s': 'value',
-    'read-cache-mb': 'value',
-    'no-listing': 'flag',
-  });
+/** Options of `serve` (also the keys of a --config file and the JPIPD_* environment variables). */
+const SERVE_SPEC: OptionSpec = {
+  root: 'value',
+  host: 'value',
+  port: 'value',
+  threads: 'value',
+  'min-threads': 'value',
+  'pool-threads': 'value',
+  'cache-dir': 'value',
+  'index-budget-mb': 'value',
+  'session-idle-s': 'value',
+  'max-sessions': 'value',
+  'max-sessions-per-client': 'value',
+  'max-model-entries': 'value',
+  cert: 'value',
+  key: 'value',
+  'log-level': 'value',
+  'keep-alive-s': 'value',
+  'read-cache-mb': 'value',
+  'no-listing': 'flag',
+};
+
+/** The serve configuration after precedence and validation (`jpipd config --print` shows it). */
+export interface ServeConfig {
+  root: string;
+  host: string;
+  port: number;
+  threads: number;
+  minThreads: number;
+  poolThreads: number;
+  cacheDir: string;
+  indexBudgetMb: number;
+  sessionIdleS: number;
+  maxSessions: number;
+  maxSessionsPerClient: number;
+  maxModelEntries: number;
+  cert: string | null;
+  key: string | null;
+  keepAliveS: number;
+  readCacheMb: number;
+  logLevel: string;
+  listing: boolean;
+}
+
+/**
+ * The serve options from, by precedence, the command line, the environment (JPIPD_PORT,
+ * JPIPD_MAX_SESSIONS, JPIPD_NO_LISTING=1, …) and a --config JSON file (keys as the options' names).
+ */
+export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
+  const cli = parseArgs(argv, { ...SERVE_SPEC, config: 'value' });
+  const merged = new Map<string, string | true>();
+  const configFile = stringOption(cli, 'config') ?? env.JPIPD_CONFIG;
+  if (configFile) {
+    let data: unknown;
+    try {
+      data = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`--config ${configFile}: ${(e as Error).message.split('\n')[0]}`);
+    }
+    if (!data || typeof data !== 'object' || Array.isArray(data)) throw new UsageError(`--config ${configFile}: must be a JSON object of options`);
+    for (const [k, v] of Object.entries(data)) {
+      const kind = SERVE_SPEC[k];
+      if (!kind) throw new UsageError(`--config ${configFile}: unknown option ${k}`);
+      if (kind === 'flag') {
+        if (typeof v !== 'boolean') throw new UsageError(`--config ${configFile}: ${k} must be true or false`);
+        if (v) merged.set(k, true);
+      } else if (typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))) merged.set(k, String(v));
+      else throw new UsageError(`--config ${configFile}: ${k} must be a string or a number`);
+    }
+  }
+  for (const [k, kind] of Object.entries(SERVE_SPEC)) {
+    const v = env[`JPIPD_${k.toUpperCase().replaceAll('-', '_')}`];
+    if (v === undefined || v === '') continue;
+    if (kind === 'flag') {
+      if (!/^(1|true|yes|0|false|no)$/i.test(v)) throw new UsageError(`JPIPD_${k.toUpperCase().replaceAll('-', '_')} must be 1 or 0`);
+      if (/^(1|true|yes)$/i.test(v)) merged.set(k, true);
+      else merged.delete(k);
+    } else merged.set(k, v);
+  }
+  for (const [k, v] of cli.options) if (k !== 'config') merged.set(k, v);
+  return { positionals: cli.positionals, options: merged };
+}
+
+/** Checks and completes the serve options (defaults filled in). */
+export function resolveServeConfig(args: ParsedArgs): ServeConfig {
   if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]}`);
   const rootArg = stringOption(args, 'root');
   if (!rootArg) throw new UsageError('serve needs --root DIR');
   const root = existingDir(rootArg, '--root');
-  const host = stringOption(args, 'host', '127.0.0.1');
-  const port = intOption(args, 'port', 8090, 0, 65535);
   const threads = intOption(args, 'threads', os.availableParallelism(), 1, 256);
-  const minThreads = intOption(args, 'min-threads', 1, 1, threads);
-  const poolThreads = intOption(args, 'pool-threads', Math.max(1, Math.floor(os.availableParallelism() / 2)), 1, 256);
-  const cacheDir = path.resolve(stringOption(args, 'cache-dir', defaultCacheDir()));
-  const budget = intOption(args, 'index-budget-mb', 512, 1, 1 << 20) * 1024 * 1024;
-  const idle = intOption(args, 'session-idle-s', 300, 1, 86400);
-  const maxSessions = intOption(args, 'max-sessions', 10_000, 1, 1_000_000);
   const cert = stringOption(args, 'cert', '');
   const key = stringOption(args, 'key', '');
   if (Boolean(cert) !== Boolean(key)) throw new UsageError('--cert and --key go together');
   for (const f of [cert, key]) if (f && !fs.existsSync(f)) throw new UsageError(`no such file: ${f}`);
-  const tls = cert ? { cert: path.resolve(cert), key: path.resolve(key) } : undefined;
-  const perClient = intOption(args, 'max-sessions-per-client', 1_000, 1, 1_000_000);
-  const modelEntries = intOption(args, 'max-model-entries', 8_000_000, 1000, 1_000_000_000);
-  const keepAlive = intOption(args, 'keep-alive-s', 10, 10, 86400);
-  const readCacheMb = intOption(args, 'read-cache-mb', 8, 0, 1 << 16);
-  const level = stringOption(args, 'log-level', 'info');
-  if (!Object.hasOwn(LOG_LEVELS, level)) throw new UsageError(`--log-level must be one of ${Object.keys(LOG_LEVELS).join(', ')}`);
+  const logLevel = stringOption(args, 'log-level', 'info');
+  if (!Object.hasOwn(LOG_LEVELS, logLevel)) throw new UsageError(`--log-level must be one of ${Object.keys(LOG_LEVELS).join(', ')}`);
+  return {
+    root,
+    host: stringOption(args, 'host', '127.0.0.1'),
+    port: intOption(args, 'port', 8090, 0, 65535),
+    threads,
+    minThreads: intOption(args, 'min-threads', 1, 1, threads),
+    poolThreads: intOption(args, 'pool-threads', Math.max(1, Math.floor(os.availableParallelism() / 2)), 1, 256),
+    cacheDir: path.resolve(stringOption(args, 'cache-dir', defaultCacheDir())),
+    indexBudgetMb: intOption(args, 'index-budget-mb', 512, 1, 1 << 20),
+    sessionIdleS: intOption(args, 'session-idle-s', 300, 1, 86400),
+    maxSessions: intOption(args, 'max-sessions', 10_000, 1, 1_000_000),
+    maxSessionsPerClient: intOption(args, 'max-sessions-per-client', 1_000, 1, 1_000_000),
+    maxModelEntries: intOption(args, 'max-model-entries', 8_000_000, 1000, 1_000_000_000),
+    cert: cert ? path.resolve(cert) : null,
+    key: key ? path.resolve(key) : null,
+    keepAliveS: intOption(args, 'keep-alive-s', 10, 10, 86400),
+    readCacheMb: intOption(args, 'read-cache-mb', 8, 0, 1 << 16),
+    logLevel,
+    listing: !args.options.has('no-listing'),
+  };
+}
+
+async function serve(argv: string[]): Promise<number> {
+  const c = resolveServeConfig(serveOptions(argv));
+  const { root, host, port, threads, minThreads, poolThreads, cacheDir } = c;
+  const tls = c.cert && c.key ? { cert: c.cert, key: c.key } : undefined;
+  const level = c.logLevel;
   const log = new JsonLog({ level: level as LogLevel });
   process.on('exit', () => log.flush());
   // Each command loads only its own modules (a server at rest keeps its memory small).
@@ -96,15 +176,15 @@ async function serve(argv: string[]): Promise<number> {
     port,
     threads,
     minThreads,
-    listing: !args.options.has('no-listing'),
+    listing: c.listing,
     poolThreads,
     cacheDir,
-    indexBudgetBytes: budget,
-    sessionIdleMs: idle * 1000,
-    sessionLimits: { maxSessions, maxSessionsPerClient: perClient, modelBudgetEntries: modelEntries },
+    indexBudgetBytes: c.indexBudgetMb * 1024 * 1024,
+    sessionIdleMs: c.sessionIdleS * 1000,
+    sessionLimits: { maxSessions: c.maxSessions, maxSessionsPerClient: c.maxSessionsPerClient, modelBudgetEntries: c.maxModelEntries },
     tls,
-    keepAliveMs: keepAlive * 1000,
-    readCacheBytes: readCacheMb * 1024 * 1024,
+    keepAliveMs: c.keepAliveS * 1000,
+    readCacheBytes: c.readCacheMb * 1024 * 1024,
     log: (e) => log.info(e),
   });
   const base = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
@@ -174,6 +254,12 @@ export async function runCli(argv: string[]): Promise<number> {
     if (cmd === 'serve') return await serve(rest);
     if (cmd === 'index') return await index(rest);
     if (cmd === 'movie') return await (await import('./movie-command.js')).movieCommand(rest, process.stderr);
+    if (cmd === 'config') {
+      const rest2 = rest.filter((a) => a !== '--print');
+      if (rest2.length === rest.length) throw new UsageError('config needs --print');
+      process.stdout.write(JSON.stringify(resolveServeConfig(serveOptions(rest2)), null, 2) + '\n');
+      return 0;
+    }
     if (cmd === 'get') return await (await import('./get-command.js')).getCommand(rest, process.stderr);
     if (cmd === 'help' || cmd === '--help' || cmd === '-h') {
       process.stdout.write(USAGE + '\n');
