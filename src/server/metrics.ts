@@ -21,7 +21,7 @@ function kindOf(e: Record<string, unknown>): string {
 /** One front-end thread's metrics, fed from its request log entries. */
 export class ThreadMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'status' | 'kind'>;
+  private readonly requests: Counter<'transport' | 'status' | 'kind'>;
   private readonly bytes: Counter;
   private readonly duration: Histogram<'kind'>;
   private readonly errors: Counter<'code'>;
@@ -29,7 +29,7 @@ export class ThreadMetrics {
 
   constructor(thread: number, sessions: () => number) {
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'jpipd_http_requests_total', help: 'HTTP requests answered, by status and kind (jpp, error, other)', labelNames: ['status', 'kind'], registers });
+    this.requests = new Counter({ name: 'jpipd_requests_total', help: 'JPIP requests answered, by transport (http, ws), status and kind (jpp, error, other)', labelNames: ['transport', 'status', 'kind'], registers });
     this.bytes = new Counter({ name: 'jpipd_response_bytes_total', help: 'JPP-stream body bytes of the responses', registers });
     this.duration = new Histogram({
       name: 'jpipd_request_duration_seconds',
@@ -65,7 +65,7 @@ export class ThreadMetrics {
   /** Counts one finished request from its log entry (http.ts writes one per request). */
   observe(e: Record<string, unknown>): void {
     const kind = kindOf(e);
-    this.requests.inc({ status: String(e.status ?? 0), kind });
+    this.requests.inc({ transport: e.transport === 'ws' ? 'ws' : 'http', status: String(e.status ?? 0), kind });
     if (typeof e.bytes === 'number') this.bytes.inc(e.bytes);
     if (typeof e.ms === 'number') this.duration.observe({ kind }, e.ms / 1000);
     if (kind === 'error') this.errors.inc({ code: e.error as string });

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { describe, it } from 'node:test';
+import WebSocket from 'ws';
 import { startTestServer } from '../helpers/server.js';
 
 /** One GET on a fresh connection, so the kernel picks a front end each time. */
@@ -44,21 +45,34 @@ describe('metrics', () => {
         ok++;
       }
       for (let i = 0; i < 4; i++) assert.equal((await freshGet(srv.port, '/no-such.jp2?fsiz=8,8')).status, 404);
+      // Two requests over the WebSocket transport (head message, then body message, each).
+      const ws = new WebSocket(`ws://127.0.0.1:${srv.port}/jpip-ws`);
+      await new Promise((resolve, reject) => {
+        ws.once('open', resolve);
+        ws.once('error', reject);
+      });
+      let messages = 0;
+      const done = new Promise<void>((resolve) => ws.on('message', () => ++messages === 4 && resolve()));
+      ws.send('/rgb96.jp2?type=jpp-stream&fsiz=48,32&len=2000');
+      ws.send('/rgb96.jp2?type=jpp-stream&fsiz=96,64&len=2000');
+      await done;
+      ws.close();
       const scrapes = await Promise.all(Array.from({ length: 6 }, () => freshGet(srv.port, '/metrics')));
       for (const m of scrapes) {
         assert.equal(m.status, 200);
-        assert.equal(sample(m.body, 'jpipd_http_requests_total', '{status="200",kind="jpp"}'), ok, 'every thread counted');
-        assert.equal(sample(m.body, 'jpipd_http_requests_total', '{status="404",kind="error"}'), 4);
+        assert.equal(sample(m.body, 'jpipd_requests_total', '{transport="http",status="200",kind="jpp"}'), ok, 'every thread counted');
+        assert.equal(sample(m.body, 'jpipd_requests_total', '{transport="http",status="404",kind="error"}'), 4);
+        assert.equal(sample(m.body, 'jpipd_requests_total', '{transport="ws",status="200",kind="jpp"}'), 2, 'WebSocket requests counted apart');
         assert.equal(sample(m.body, 'jpipd_errors_total', '{code="ERR_TARGET_NOT_FOUND"}'), 4);
         assert.ok((sample(m.body, 'jpipd_response_bytes_total') ?? 0) > ok * 100, 'body bytes');
-        assert.equal(sample(m.body, 'jpipd_request_duration_seconds_count', '{kind="jpp"}'), ok);
+        assert.equal(sample(m.body, 'jpipd_request_duration_seconds_count', '{kind="jpp"}'), ok + 2, 'latency of both transports');
         for (const t of ['0', '1']) {
           assert.notEqual(sample(m.body, 'jpipd_sessions', `{thread="${t}"}`), undefined, `sessions of thread ${t}`);
           assert.notEqual(sample(m.body, 'jpipd_event_loop_delay_seconds', `{thread="${t}"}`), undefined, `loop delay of thread ${t}`);
         }
         assert.ok((sample(m.body, 'jpipd_index_images') ?? 0) >= 1);
         assert.equal(sample(m.body, 'jpipd_front_ends_accepting'), 2);
-        assert.match(m.body, /# TYPE jpipd_http_requests_total counter/);
+        assert.match(m.body, /# TYPE jpipd_requests_total counter/);
       }
     } finally {
       await srv.stop();
