@@ -14,10 +14,10 @@ import * as path from 'node:path';
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { SingleBar } from 'cli-progress';
 import { PNG } from 'pngjs';
-import { cropPixels, decodeJ2k, type DecodedImage } from '../client/decode.js';
+import { cropWindow, decodeJ2k, type DecodedImage } from '../client/decode.js';
+import { levelForWidth, sizOf } from '../client/frame.js';
 import { reassembleCodestream } from '../client/reassemble.js';
 import { JpipSession, type ClientResponse, type Fields } from '../client/session.js';
-import { parseSiz } from '../j2k/segments.js';
 import { UsageError } from './args.js';
 
 /** Usage text of the get command. */
@@ -136,23 +136,6 @@ async function checked<T extends ClientResponse | ClientResponse[]>(what: string
   return r;
 }
 
-/** Size of the image (the full-resolution frame) from the codestream's main header. */
-function imageSize(codestream: Uint8Array): { w: number; h: number; XOsiz: number; YOsiz: number; Xsiz: number; Ysiz: number } {
-  // The rebuilt codestream starts with SOC then SIZ (FF51, Lsiz, ...).
-  const siz = parseSiz(codestream.subarray(4, 4 + codestream[4] * 256 + codestream[5]));
-  return { w: siz.Xsiz - siz.XOsiz, h: siz.Ysiz - siz.YOsiz, XOsiz: siz.XOsiz, YOsiz: siz.YOsiz, Xsiz: siz.Xsiz, Ysiz: siz.Ysiz };
-}
-
-/** The resolution level r (discarded levels) whose frame is fx × fy (15444-9 C.4.2), or the nearest below. */
-function reduceFor(cs: Uint8Array, fx: number): number {
-  const s = imageSize(cs);
-  for (let r = 0; r < 33; r++) {
-    const w = Math.ceil(s.Xsiz / 2 ** r) - Math.ceil(s.XOsiz / 2 ** r);
-    if (w <= fx) return r;
-  }
-  return 32;
-}
-
 /** Interleaved samples to a PNG (gray or RGB; 8 bits, or 16 bits for deeper samples, MSB-aligned). */
 export function toPng(img: DecodedImage): Buffer {
   const nc = img.components === 1 ? 1 : 3;
@@ -212,14 +195,10 @@ export async function getCommand(argv: string[], err: NodeJS.WriteStream, out: N
       if (/\.png$/i.test(file)) {
         const last = session.responses[session.responses.length - 1];
         const [fx, fy] = (last.headers.get('jpip-fsiz') ?? String(args.window.fsiz)).split(',').map(Number);
-        const reduce = reduceFor(cs, fx);
-        const img = await decodeJ2k(cs, reduce);
-        // The decoder's output may start at the canvas origin rather than the image offset.
-        const dx = img.width - fx;
-        const dy = img.height - fy;
+        const img = await decodeJ2k(cs, levelForWidth(sizOf(cs), fx));
         const [ox, oy] = (last.headers.get('jpip-roff') ?? String(args.window.roff ?? '0,0')).split(',').map(Number);
         const [sx, sy] = (last.headers.get('jpip-rsiz') ?? String(args.window.rsiz ?? `${fx - ox},${fy - oy}`)).split(',').map(Number);
-        fs.writeFileSync(file, toPng(cropPixels(img, ox + Math.max(0, dx), oy + Math.max(0, dy), sx, sy)));
+        fs.writeFileSync(file, toPng(cropWindow(img, fx, fy, ox, oy, sx, sy)));
       } else fs.writeFileSync(file, cs);
       out.write(`${path.basename(file)}: frame ${f}, ${received} bytes received\n`);
     }

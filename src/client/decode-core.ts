@@ -92,3 +92,12 @@ export function cropPixels(img: DecodedImage, x: number, y: number, w: number, h
   }
   return { ...img, width: cw, height: ch, pixels };
 }
+
+/**
+ * The window (x, y, w, h) of a frame fx × fy out of the decoded image of that frame. OpenJPEG's output
+ * may start at the canvas origin rather than at the image offset, so it can be larger than the frame
+ * by the offset at that level: the window is shifted by the difference.
+ */
+export function cropWindow(img: DecodedImage, fx: number, fy: number, x: number, y: number, w: number, h: number): DecodedImage {
+  return cropPixels(img, x + Math.max(0, img.width - fx), y + Math.max(0, img.height - fy), w, h);
+}

@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { decodeWith, type DecodedImage, type OpenJpegModule } from './decode-core.js';
 
-export { cropPixels, type DecodedImage } from './decode-core.js';
+export { cropPixels, cropWindow, type DecodedImage } from './decode-core.js';
 
 let modulePromise: Promise<OpenJpegModule> | null = null;
 

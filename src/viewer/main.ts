@@ -20,10 +20,12 @@
  */
 import { reassembleCodestream } from '../client/reassemble.js';
 import { JpipSession } from '../client/session.js';
-import { cropPixels, decodeWith, type DecodedImage, type OpenJpegModule } from '../client/decode-core.js';
-import { parseSiz } from '../j2k/segments.js';
-import { listBoxes } from '../j2k/box-reader.js';
-import { BufferSource } from '../bytes/source.js';
+import { cropWindow, decodeWith, type DecodedImage, type OpenJpegModule } from '../client/decode-core.js';
+import { sizOf } from '../client/frame.js';
+import { frameSize } from '../j2k/geometry.js';
+import type { Siz } from '../j2k/types.js';
+import { listBoxes, typeString } from '../j2k/box-reader.js';
+import { be, BufferSource } from '../bytes/source.js';
 import { openWsFetch } from './ws-fetch.js';
 
 declare const OpenJPEGWASM: (o: object) => Promise<OpenJpegModule>;
@@ -75,8 +77,8 @@ let decoder: Promise<OpenJpegModule> | null = null;
 let session: JpipSession | null = null;
 /** Bumped on every view change: an older fetch loop stops at its next round. */
 let generation = 0;
-let imageOffset: [number, number] = [0, 0];
-let imageEnd: [number, number] = [0, 0];
+/** SIZ of the image shown (from its main header). */
+let siz: Siz | null = null;
 let maxLevel = 0;
 
 const state: ViewerState = {
@@ -108,8 +110,8 @@ function module(): Promise<OpenJpegModule> {
 
 /** Frame size at `level` discarded levels (15444-9 C.4.2 from SIZ). */
 function frameAt(level: number): [number, number] {
-  const d = 2 ** level;
-  return [Math.ceil(imageEnd[0] / d) - Math.ceil(imageOffset[0] / d), Math.ceil(imageEnd[1] / d) - Math.ceil(imageOffset[1] / d)];
+  const f = frameSize(siz as Siz, level);
+  return [f.width, f.height];
 }
 
 function say(text: string): void {
@@ -139,10 +141,7 @@ async function repaint(): Promise<void> {
   if (!session) return;
   const cs = reassembleCodestream(session.cache, state.frame);
   const img = decodeWith(await module(), cs, state.level);
-  // The decoder's output may start at the canvas origin rather than the image offset.
-  const dx = Math.max(0, img.width - state.fsiz[0]);
-  const dy = Math.max(0, img.height - state.fsiz[1]);
-  paint(cropPixels(img, state.roff[0] + dx, state.roff[1] + dy, state.rsiz[0], state.rsiz[1]));
+  paint(cropWindow(img, state.fsiz[0], state.fsiz[1], state.roff[0], state.roff[1], state.rsiz[0], state.rsiz[1]));
 }
 
 /** Shows the view at `level` discarded levels with its top-left corner at (x, y) of that frame. */
@@ -196,11 +195,8 @@ async function open(image: string): Promise<void> {
   state.frame = 0;
   showMeta();
   // Full size from SIZ (the main header bin comes first).
-  const main = session.cache.get({ cls: 6, codestream: 0, id: 0 });
-  const siz = parseSiz(main.subarray(4, 4 + main[4] * 256 + main[5]));
-  imageOffset = [siz.XOsiz, siz.YOsiz];
-  imageEnd = [siz.Xsiz, siz.Ysiz];
-  state.size = [siz.Xsiz - siz.XOsiz, siz.Ysiz - siz.YOsiz];
+  siz = sizOf(session.cache.get({ cls: 6, codestream: 0, id: 0 }));
+  state.size = frameAt(0);
   maxLevel = 0;
   while (maxLevel < 32 && (frameAt(maxLevel + 1)[0] >= 1 && (frameAt(maxLevel)[0] > canvas.width || frameAt(maxLevel)[1] > canvas.height))) maxLevel++;
   const fit = maxLevel;
@@ -237,9 +233,10 @@ function readFrames(): void {
     for (const b of listBoxes(new BufferSource(bin0), 0, bin0.length)) {
       if (b.type !== 'phld') continue;
       const p = b.offset;
-      const flags = bin0[p + 8] * 2 ** 24 + bin0[p + 9] * 2 ** 16 + bin0[p + 10] * 2 ** 8 + bin0[p + 11];
-      const origId = (bin0[p + 12] * 2 ** 24 + bin0[p + 13] * 2 ** 16 + bin0[p + 14] * 2 ** 8 + bin0[p + 15]) * 2 ** 32 + (bin0[p + 16] * 2 ** 24 + bin0[p + 17] * 2 ** 16 + bin0[p + 18] * 2 ** 8 + bin0[p + 19]);
-      const origType = String.fromCharCode(bin0[p + 24], bin0[p + 25], bin0[p + 26], bin0[p + 27]);
+      // Placeholder (15444-9 A.3.6.3): LBox, 'phld', Flags, OrigID, OrigBH (whose TBox names the box).
+      const flags = be.u32(bin0, p + 8);
+      const origId = be.u64(bin0, p + 12);
+      const origType = typeString(bin0, p + 24);
       if (flags & 4) {
         frameMeta[frames++] = asoc ?? (frames === 0 ? xml : undefined);
         asoc = undefined;
