@@ -6,6 +6,7 @@
  */
 import { addViewerRoutes } from './viewer-route.js';
 import { addHealthRoutes } from './health-route.js';
+import { endSmall } from './small-reply.js';
 import type { ThreadMetrics } from './metrics.js';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import { addHttpRoute, MAX_BODY_BYTES, MAX_HEAD_BYTES, type HttpLimits, type InFlight } from './http.js';
@@ -67,10 +68,10 @@ function addMetricsRoute(app: TemplatedApp, scrape: () => Promise<string>): void
     res.onAborted(() => (aborted = true));
     scrape().then(
       (text) => {
-        if (!aborted) res.cork(() => res.writeStatus('200 OK').writeHeader('Content-Type', 'text/plain; version=0.0.4; charset=utf-8').writeHeader('Cache-Control', 'no-store').end(text));
+        if (!aborted) endSmall(res, '200 OK', [['Content-Type', 'text/plain; version=0.0.4; charset=utf-8'], ['Cache-Control', 'no-store']], text);
       },
       () => {
-        if (!aborted) res.cork(() => res.writeStatus('503 Service Unavailable').writeHeader('Content-Type', 'text/plain; charset=utf-8').end('ERR_BUSY: metrics could not be gathered\n'));
+        if (!aborted) endSmall(res, '503 Service Unavailable', [['Content-Type', 'text/plain; charset=utf-8']], 'ERR_BUSY: metrics could not be gathered\n');
       },
     );
   });

@@ -10,18 +10,13 @@
  */
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { isReadableDir } from '../io/paths.js';
+import { endSmall } from './small-reply.js';
 
 /** How long a root check is reused (ms): /readyz may be polled often. */
 const ROOT_CHECK_MS = 1000;
 
 function reply(res: HttpResponse, status: string, text: string, head: boolean): void {
-  res.cork(() => {
-    res.writeStatus(status).writeHeader('Content-Type', 'text/plain; charset=utf-8').writeHeader('Cache-Control', 'no-store');
-    if (head) {
-      res.writeHeader('Content-Length', String(Buffer.byteLength(text)));
-      res.endWithoutBody();
-    } else res.end(text);
-  });
+  endSmall(res, status, [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-store']], text, head);
 }
 
 /** Adds /healthz and /readyz; `stopping()` says whether this front end is shutting down. */

@@ -143,7 +143,7 @@ function finish(ex: Exchange): void {
  * is written as a header and endWithoutBody() is called bare; a response that must close the
  * connection uses end('', true) instead (Content-Length 0, then the close).
  */
-function endHead(res: HttpResponse, length: number, close: boolean): void {
+export function endHead(res: HttpResponse, length: number, close: boolean): void {
   if (close) {
     res.end('', true);
     return;

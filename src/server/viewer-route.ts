@@ -7,6 +7,7 @@
  */
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { listImages, readViewerBundle, readViewerDecoder } from '../io/viewer-files.js';
+import { endSmall } from './small-reply.js';
 
 /** How long a listing is reused (ms). */
 const LISTING_TTL_MS = 10_000;
@@ -49,13 +50,7 @@ interface Asset {
 }
 
 function send(res: HttpResponse, status: string, type: string, body: Uint8Array | string, head: boolean): void {
-  res.cork(() => {
-    res.writeStatus(status).writeHeader('Content-Type', type).writeHeader('Cache-Control', 'no-cache').writeHeader('X-Content-Type-Options', 'nosniff');
-    if (head) {
-      res.writeHeader('Content-Length', String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength));
-      res.endWithoutBody();
-    } else res.end(body);
-  });
+  endSmall(res, status, [['Content-Type', type], ['Cache-Control', 'no-cache'], ['X-Content-Type-Options', 'nosniff']], body, head);
 }
 
 /** Adds the /viewer routes to `app` (before the JPIP route, which takes every other path). */
