@@ -17,7 +17,7 @@ import { PNG } from 'pngjs';
 import { cropWindow, decodeJ2k, type DecodedImage } from '../client/decode.js';
 import { levelForWidth, sizOf } from '../client/frame.js';
 import { reassembleCodestream } from '../client/reassemble.js';
-import { JpipSession, type ClientResponse, type Fields } from '../client/session.js';
+import { JpipHttpError, JpipSession, type ClientResponse, type Fields } from '../client/session.js';
 import { UsageError } from './args.js';
 
 /** Usage text of the get command. */
@@ -120,19 +120,17 @@ export function frameFile(pattern: string, f: number): string {
 
 /** Sends through the session, turning network failures and HTTP errors into the command's errors. */
 async function checked<T extends ClientResponse | ClientResponse[]>(what: string, go: () => Promise<T>): Promise<T> {
+  const failed = (x: ClientResponse): HttpFailure => new HttpFailure(`${what}: the server answered ${x.status}: ${new TextDecoder().decode(x.body).trim().split('\n')[0]}`);
   let r: T;
   try {
     r = await go();
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     if (e instanceof TypeError && cause) throw new Unreachable(`cannot reach the server: ${cause.code ?? cause.message ?? 'fetch failed'}`);
-    const m = /^JPIP request failed with status (\d+): (.*)$/s.exec((e as Error).message);
-    if (m) throw new HttpFailure(`${what}: the server answered ${m[1]}: ${m[2].trim().split('\n')[0]}`);
+    if (e instanceof JpipHttpError) throw failed(e.response);
     throw e;
   }
-  for (const x of Array.isArray(r) ? r : [r]) {
-    if (x.status !== 200) throw new HttpFailure(`${what}: the server answered ${x.status}: ${new TextDecoder().decode(x.body).trim().split('\n')[0]}`);
-  }
+  for (const x of Array.isArray(r) ? r : [r]) if (x.status !== 200) throw failed(x);
   return r;
 }
 

@@ -21,6 +21,13 @@ export interface ClientResponse {
   eor: number | undefined;
 }
 
+/** A JPIP request answered with an HTTP error status (the response is kept). */
+export class JpipHttpError extends Error {
+  constructor(readonly response: ClientResponse) {
+    super(`JPIP request failed with status ${response.status}: ${new TextDecoder().decode(response.body)}`);
+  }
+}
+
 /** Builds a query string; characters JPIP clients send raw (`[ ] * ! < > , :`) stay raw. */
 export function buildQuery(fields: Fields): string {
   const parts: string[] = [];
@@ -101,7 +108,7 @@ export class JpipSession {
       const r = await this.send(fields);
       out.push(r);
       onResponse?.(r);
-      if (r.status !== 200) throw new Error(`JPIP request failed with status ${r.status}: ${new TextDecoder().decode(r.body)}`);
+      if (r.status !== 200) throw new JpipHttpError(r);
       if (r.eor === 1 || r.eor === 2) return out;
       if (r.eor !== 4 && r.eor !== 7) throw new Error(`unexpected EOR reason ${r.eor}`);
     }
