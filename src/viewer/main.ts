@@ -27,37 +27,10 @@ import type { Siz } from '../j2k/types.js';
 import { listBoxes, typeString } from '../j2k/box-reader.js';
 import { be, BufferSource } from '../bytes/source.js';
 import { openWsFetch } from './ws-fetch.js';
+import type { ViewerState } from './state.js';
 
 declare const OpenJPEGWASM: (o: object) => Promise<OpenJpegModule>;
 
-/** What the page shows, for tests. */
-interface ViewerState {
-  image: string | null;
-  /** Full image size (resolution 0 discarded levels). */
-  size: [number, number] | null;
-  /** Discarded resolution levels of the view. */
-  level: number;
-  fsiz: [number, number];
-  roff: [number, number];
-  rsiz: [number, number];
-  bytes: number;
-  responses: number;
-  complete: boolean;
-  error: string | null;
-  transport: 'websocket' | 'http';
-  /** The frame (codestream) shown, and how many the image has. */
-  frame: number;
-  frames: number;
-  /** The XML of the frame shown ('' when it has none). */
-  meta: string;
-  playing: boolean;
-  /** Frames per second actually shown while playing (over the last ten frames). */
-  fpsShown: number;
-  /** Shows frame f in the current view (tests); resolves when it is complete. */
-  frameTo(f: number): Promise<void>;
-  /** Moves the view (tests); resolves when the new view is complete. */
-  view(level: number, x: number, y: number): Promise<void>;
-}
 
 const BUDGET = 256 * 1024;
 const canvas = document.getElementById('view') as HTMLCanvasElement;

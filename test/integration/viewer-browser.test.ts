@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { ViewerState } from '../../src/viewer/state.js';
 import { jp2cBoxes } from '../helpers/boxes.js';
 import { listBoxes } from '../../src/j2k/box-reader.js';
 import { BufferSource } from '../../src/bytes/source.js';
@@ -22,21 +23,8 @@ const BROWSER = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => f
 const BUNDLE = path.resolve(import.meta.dirname, '../../dist/viewer/viewer.js');
 const ARTIFACTS = process.env.JPIPD_ARTIFACTS ?? fs.mkdtempSync(path.join(os.tmpdir(), 'jpipd-viewer-shots-'));
 
-interface View {
-  image: string;
-  level: number;
-  fsiz: [number, number];
-  roff: [number, number];
-  rsiz: [number, number];
-  bytes: number;
-  complete: boolean;
-  error: string | null;
-  transport: 'websocket' | 'http';
-  frame: number;
-  frames: number;
-  meta: string;
-  playing: boolean;
-}
+/** The viewer's state as read back from the page (JSON: its functions are gone). */
+type View = Omit<ViewerState, 'view' | 'frameTo'>;
 
 /** Waits until the viewer says its view is complete; returns that view. */
 async function settled(page: Page): Promise<View> {
@@ -189,7 +177,7 @@ describe('browser viewer (Chromium, headless)', { skip: BROWSER ? false : 'no Ch
       const big = 'gray4096-rpcl-p128-l8.jp2';
       const t0 = performance.now();
       await page.goto(`${srv.base}/viewer?image=${big}`);
-      await page.waitForFunction(() => ((globalThis as unknown as { jpipd?: View & { responses: number } }).jpipd?.responses ?? 0) >= 1, undefined, { timeout: 30_000 });
+      await page.waitForFunction(() => ((globalThis as unknown as { jpipd?: View }).jpipd?.responses ?? 0) >= 1, undefined, { timeout: 30_000 });
       const firstPaint = performance.now() - t0;
       const whole = await settled(page);
       const complete = performance.now() - t0;
@@ -217,7 +205,7 @@ describe('browser viewer (Chromium, headless)', { skip: BROWSER ? false : 'no Ch
       try {
         const t2 = performance.now();
         await fresh.goto(`${srv.base}/viewer?image=${big}&size=1024x1024`);
-        await fresh.waitForFunction(() => ((globalThis as unknown as { jpipd?: View & { responses: number } }).jpipd?.responses ?? 0) >= 1, undefined, { timeout: 30_000 });
+        await fresh.waitForFunction(() => ((globalThis as unknown as { jpipd?: View }).jpipd?.responses ?? 0) >= 1, undefined, { timeout: 30_000 });
         const paint1024 = performance.now() - t2;
         const w1024 = await settled(fresh);
         const done1024 = performance.now() - t2;
