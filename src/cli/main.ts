@@ -112,10 +112,11 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     }
   }
   for (const [k, kind] of Object.entries(SERVE_SPEC)) {
-    const v = env[`JPIPD_${k.toUpperCase().replaceAll('-', '_')}`];
+    const name = `JPIPD_${k.toUpperCase().replaceAll('-', '_')}`;
+    const v = env[name];
     if (v === undefined || v === '') continue;
     if (kind === 'flag') {
-      if (!/^(1|true|yes|0|false|no)$/i.test(v)) throw new UsageError(`JPIPD_${k.toUpperCase().replaceAll('-', '_')} must be 1 or 0`);
+      if (!/^(1|true|yes|0|false|no)$/i.test(v)) throw new UsageError(`${name} must be 1 or 0`);
       if (/^(1|true|yes)$/i.test(v)) merged.set(k, true);
       else merged.delete(k);
     } else merged.set(k, v);
