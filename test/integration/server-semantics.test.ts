@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseJppStream, type JppEvent } from '../../src/client/jpp-parser.js';
 import { JpipSession } from '../../src/client/session.js';
 import * as net from 'node:net';
-import { bigMovie } from '../helpers/big-movie.js';
+import { bigMovie, type BigMovie } from '../helpers/big-movie.js';
 import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
 import { heldBytes, HELD_BUDGET_BYTES, MIN_PIECE_BYTES } from '../../src/server/http.js';
 import { DEFAULT_PIECE_BYTES } from '../../src/jpip/arena.js';
@@ -36,6 +36,17 @@ async function unreadConnection(port: number, target: string): Promise<net.Socke
   sock.pause();
   sock.write(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`);
   return sock;
+}
+/**
+ * Opens a channel on the big movie, then asks on it — over a connection that does not read — for
+ * every frame at full size (~20 MB, no len): more than the socket buffers hold, so the response stays
+ * in flight (the session busy) until the connection reads or goes.
+ */
+async function unreadWholeMovie(s: TestServer, big: BigMovie): Promise<{ sess: JpipSession; sock: net.Socket }> {
+  const sess = new JpipSession(s.base, big.movie);
+  await sess.open({ len: 0 });
+  const sock = await unreadConnection(s.port, `/jpip?cid=${sess.cid}&context=jpxl<0-${big.frames - 1}>&fsiz=4096,4096`);
+  return { sess, sock };
 }
 /**
  * Resumes reading an unreadConnection and resolves with the bytes received once one whole response
@@ -153,11 +164,8 @@ describe('undelivered responses', () => {
     const big = await bigMovie();
     const s = await startTestServer({ root: big.root });
     try {
-      const sess = new JpipSession(s.base, big.movie);
-      await sess.open({ len: 0 });
-      // All frames at full size (≈20 MB, no len): more than the socket buffers hold, so the server
-      // is still producing pieces when this client, which never reads, disconnects.
-      const sock = await unreadConnection(s.port, `/jpip?cid=${sess.cid}&context=jpxl<0-${big.frames - 1}>&fsiz=4096,4096`);
+      // The server is still producing pieces when this client, which never reads, disconnects.
+      const { sess, sock } = await unreadWholeMovie(s, big);
       await new Promise((r) => setTimeout(r, 300));
       sock.destroy();
       let status = 0;
@@ -248,10 +256,8 @@ describe('graceful shutdown', () => {
     const big = await bigMovie();
     const s = await startTestServer({ root: big.root });
     try {
-      const sess = new JpipSession(s.base, big.movie);
-      await sess.open({ len: 0 });
       // A ~20 MB streamed response the client is not reading yet: still in flight when the stop begins.
-      const sock = await unreadConnection(s.port, `/jpip?cid=${sess.cid}&context=jpxl<0-${big.frames - 1}>&fsiz=4096,4096`);
+      const { sock } = await unreadWholeMovie(s, big);
       // A load balancer's kept-alive connection polling /readyz.
       const probe = net.connect(s.port, '127.0.0.1');
       await new Promise((r) => probe.once('connect', r));
@@ -358,10 +364,8 @@ describe('limits', () => {
     const big = await bigMovie();
     const s = await startTestServer({ root: big.root });
     try {
-      const sess = new JpipSession(s.base, big.movie);
-      await sess.open({ len: 0 });
       // A streamed response the client does not read yet keeps the session busy...
-      const sock = await unreadConnection(s.port, `/jpip?cid=${sess.cid}&context=jpxl<0-${big.frames - 1}>&fsiz=4096,4096`);
+      const { sess, sock } = await unreadWholeMovie(s, big);
       await new Promise((r) => setTimeout(r, 200));
       // ...so these wait in the session's queue (64 at most), in arrival order.
       const results = Promise.all(
