@@ -4,6 +4,7 @@
  * absent so tests can skip that variant). Both return interleaved samples (component fastest) of the
  * image at a reduced resolution.
  */
+import assert from 'node:assert/strict';
 import type { DecodedImage } from '../../src/client/decode.js';
 export { cropPixels, decodeJ2k, type DecodedImage } from '../../src/client/decode.js';
 import { execFile } from 'node:child_process';
@@ -59,4 +60,14 @@ export async function decodeWithOpjDecompress(file: string, reduce = 0): Promise
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Asserts two decoded images have the same size, components and samples (counting the samples that differ). */
+export function assertSamePixels(got: DecodedImage, want: DecodedImage, what: string): void {
+  assert.equal(got.width, want.width, `${what}: width`);
+  assert.equal(got.height, want.height, `${what}: height`);
+  assert.equal(got.components, want.components, `${what}: components`);
+  let diff = 0;
+  for (let i = 0; i < want.pixels.length; i++) if (got.pixels[i] !== want.pixels[i]) diff++;
+  assert.equal(diff, 0, `${what}: ${diff} of ${want.pixels.length} samples differ`);
 }

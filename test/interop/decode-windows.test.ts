@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { reassembleCodestream } from '../../src/client/reassemble.js';
 import { JpipSession } from '../../src/client/session.js';
 import type { BinKey } from '../../src/client/databin-cache.js';
-import { cropPixels, decodeJ2k, decodeWithOpjDecompress, type DecodedImage } from '../helpers/openjpeg.js';
+import { assertSamePixels, cropPixels, decodeJ2k, decodeWithOpjDecompress, type DecodedImage } from '../helpers/openjpeg.js';
 import { FIXTURES, startTestServer, type TestServer } from '../helpers/server.js';
 import { jp2cBoxes } from '../helpers/boxes.js';
 
@@ -39,15 +39,6 @@ async function original(file: string, reduce: number, cs = 0): Promise<DecodedIm
   let img = originals.get(k);
   if (!img) originals.set(k, (img = await decodeJ2k(codestreamOf(file, cs), reduce)));
   return img;
-}
-
-function assertSamePixels(got: DecodedImage, want: DecodedImage, what: string): void {
-  assert.equal(got.width, want.width, `${what}: width`);
-  assert.equal(got.height, want.height, `${what}: height`);
-  assert.equal(got.components, want.components, `${what}: components`);
-  let diff = 0;
-  for (let i = 0; i < want.pixels.length; i++) if (got.pixels[i] !== want.pixels[i]) diff++;
-  assert.equal(diff, 0, `${what}: ${diff} of ${want.pixels.length} samples differ`);
 }
 
 /** Fetches a window to completion on a fresh channel and decodes the reassembled codestream. */
