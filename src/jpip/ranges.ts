@@ -27,11 +27,27 @@ export function excerpt(v: string): string {
  * and the optional `part` the piece of it (the message reads `<what>: <part> …`).
  */
 export function parseUint(text: string, what: string, max: number = UINT32_MAX, part = ''): number {
+  const n = uintIn(text, 0, text.length, max);
+  if (n >= 0) return n;
   const p = part === '' ? '' : `${part} `;
   if (!DIGITS.test(text)) throw malformed(`${what}: ${p}expected decimal digits, got ${excerpt(text)}`);
-  const n = Number(text);
-  if (!(n <= max)) throw malformed(`${what}: ${p}${excerpt(text)} exceeds ${max}`);
-  return n;
+  throw malformed(`${what}: ${p}${excerpt(text)} exceeds ${max}`);
+}
+
+/**
+ * The decimal number of text[from, to) when it is 1–16 digits and ≤ max, else -1 (the caller then
+ * reports why with parseUint). Reads character codes in place: a regular expression and Number() on
+ * the sliced strings of a query cost about ten times more.
+ */
+export function uintIn(text: string, from: number, to: number, max: number): number {
+  if (to <= from || to - from > 16) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n <= max ? n : -1;
 }
 
 /** Splits a comma list, rejecting empty lists, empty items and more than MAX_LIST_ITEMS items. */
@@ -78,6 +94,9 @@ export function parseSampledRange(item: string, what: string, max: number = UINT
 
 /** Parses a comma list of sampled ranges (15444-9 C.4.6), at most MAX_LIST_ITEMS items. */
 export function parseSampledRanges(v: string, what: string, max: number = UINT32_MAX): SampledRange[] {
+  // The common `stream=N`: one number.
+  const n = uintIn(v, 0, v.length, max);
+  if (n >= 0) return [{ from: n, to: n, step: 1 }];
   return splitList(v, what).map((item) => parseSampledRange(item, what, max));
 }
 

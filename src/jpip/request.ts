@@ -16,6 +16,7 @@ import {
   parseUint,
   parseUintRanges,
   splitList,
+  uintIn,
   type SampledRange,
   type UintRange,
 } from './ranges.js';
@@ -131,47 +132,65 @@ const FIELDS: Record<string, Setter> = {
  * ERR_FIELD_UNSUPPORTED for implicit model descriptors).
  */
 export function parseRequest(query: string, body?: string): JpipRequest {
-  const raw = new Map<string, string>();
-  const unknown: string[] = [];
-  let count = 0;
-  for (const src of body === undefined ? [query] : [query, body]) {
-    count = splitFields(src, count, (name, value) => {
-      if (Object.hasOwn(FIELDS, name)) {
-        raw.set(name, value);
-      } else {
-        const shown = name.slice(0, 40).replace(/[^\x20-\x7e]/g, '?');
-        if (!unknown.includes(shown)) unknown.push(shown);
-      }
-    });
-  }
-  const req: JpipRequest = { unknown };
-  for (const [name, value] of raw) FIELDS[name](req, decodeValue(name, value));
+  const fields: Fields = { names: [], values: [], unknown: [], count: 0 };
+  splitFields(query, fields);
+  if (body !== undefined) splitFields(body, fields);
+  const req: JpipRequest = { unknown: fields.unknown };
+  const { names, values } = fields;
+  for (let i = 0; i < names.length; i++) (SETTERS.get(names[i]) as Setter)(req, decodeValue(names[i], values[i]));
   if ((req.roff || req.rsiz) && !req.fsiz) throw malformed(`${req.roff ? 'roff' : 'rsiz'}: requires fsiz`);
   return req;
 }
 
+/** Recognised fields in order of first appearance (a repeated one keeps its last value), and the rest. */
+interface Fields {
+  names: string[];
+  values: string[];
+  unknown: string[];
+  count: number;
+}
+
+/** The setters by name (a Map: request field names are sliced strings, slow keys for an object). */
+const SETTERS = new Map(Object.entries(FIELDS));
+
 // 15444-9 C.1: fields split on '&', then on the first '='; empty segments are skipped.
-function splitFields(src: string, count: number, emit: (name: string, value: string) => void): number {
+function splitFields(src: string, f: Fields): void {
   let start = 0;
   while (start <= src.length) {
     let end = src.indexOf('&', start);
     if (end < 0) end = src.length;
     if (end > start) {
-      if (++count > MAX_FIELDS) throw malformed(`request: more than ${MAX_FIELDS} fields`);
-      const seg = src.slice(start, end);
-      const eq = seg.indexOf('=');
-      if (eq < 0) emit(seg, '');
-      else emit(seg.slice(0, eq), seg.slice(eq + 1));
+      if (++f.count > MAX_FIELDS) throw malformed(`request: more than ${MAX_FIELDS} fields`);
+      let eq = src.indexOf('=', start);
+      if (eq < 0 || eq > end) eq = end;
+      const name = src.slice(start, eq);
+      const value = eq < end ? src.slice(eq + 1, end) : '';
+      if (SETTERS.has(name)) {
+        const at = f.names.indexOf(name);
+        if (at < 0) {
+          f.names.push(name);
+          f.values.push(value);
+        } else f.values[at] = value;
+      } else {
+        const shown = name.slice(0, 40).replace(/[^\x20-\x7e]/g, '?');
+        if (!f.unknown.includes(shown)) f.unknown.push(shown);
+      }
     }
     start = end + 1;
   }
-  return count;
 }
 
 // Percent-decodes one value after splitting ('+' is not a space in JPIP) and bounds its length.
 function decodeValue(name: string, value: string): string {
   const limit = BIG_FIELDS.has(name) ? MAX_MODEL_VALUE : MAX_VALUE;
   if (value.length > 3 * limit) throw malformed(`${name}: value longer than ${limit} bytes`);
+  // Plain printable text without escapes (nearly every value) is returned as it is.
+  let plain = value.length <= limit;
+  for (let i = 0; plain && i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    plain = c >= 0x20 && c !== 0x25 && c !== 0x7f;
+  }
+  if (plain) return value;
   let v = value;
   if (value.includes('%')) {
     try {
@@ -229,25 +248,34 @@ function parseType(v: string): { accepted: boolean; first: boolean; types: strin
 
 // 15444-9 C.4.2: fsiz = fx "," fy [ "," round-direction ].
 function parseFsiz(v: string): { fx: number; fy: number; round: Round; roundGiven: boolean } {
-  const parts = v.split(',', 4);
-  if (parts.length < 2 || parts.length > 3) throw malformed(`fsiz: expected fx,fy[,round], got ${excerpt(v)}`);
-  const fx = parseUint(parts[0], 'fsiz', UINT32_MAX);
-  const fy = parseUint(parts[1], 'fsiz', UINT32_MAX);
+  const c1 = v.indexOf(',');
+  const c2 = c1 < 0 ? -1 : v.indexOf(',', c1 + 1);
+  if (c1 < 0 || (c2 >= 0 && v.indexOf(',', c2 + 1) >= 0)) throw malformed(`fsiz: expected fx,fy[,round], got ${excerpt(v)}`);
+  const end = c2 < 0 ? v.length : c2;
+  const fx = uintAt(v, 0, c1, 'fsiz');
+  const fy = uintAt(v, c1 + 1, end, 'fsiz');
   if (fx < 1 || fy < 1) throw malformed('fsiz: sizes must be ≥ 1');
-  if (parts.length === 2) return { fx, fy, round: 'round-down', roundGiven: false };
-  const round = ROUNDS.find((r) => r === parts[2]);
-  if (!round) throw malformed(`fsiz: bad round direction ${excerpt(parts[2])}`);
+  if (c2 < 0) return { fx, fy, round: 'round-down', roundGiven: false };
+  const given = v.slice(c2 + 1);
+  const round = ROUNDS.find((r) => r === given);
+  if (!round) throw malformed(`fsiz: bad round direction ${excerpt(given)}`);
   return { fx, fy, round, roundGiven: true };
 }
 
 // 15444-9 C.4.3 / C.4.4: roff = ox "," oy; rsiz = sx "," sy (sizes ≥ 1).
 function parsePair(v: string, what: string, min: number): { x: number; y: number } {
-  const parts = v.split(',', 3);
-  if (parts.length !== 2) throw malformed(`${what}: expected two numbers, got ${excerpt(v)}`);
-  const x = parseUint(parts[0], what, UINT32_MAX);
-  const y = parseUint(parts[1], what, UINT32_MAX);
+  const c = v.indexOf(',');
+  if (c < 0 || v.indexOf(',', c + 1) >= 0) throw malformed(`${what}: expected two numbers, got ${excerpt(v)}`);
+  const x = uintAt(v, 0, c, what);
+  const y = uintAt(v, c + 1, v.length, what);
   if (x < min || y < min) throw malformed(`${what}: values must be ≥ ${min}`);
   return { x, y };
+}
+
+/** A 32-bit number at v[from, to), parsed in place; the error names the field as parseUint does. */
+function uintAt(v: string, from: number, to: number, what: string): number {
+  const n = uintIn(v, from, to, UINT32_MAX);
+  return n >= 0 ? n : parseUint(v.slice(from, to), what, UINT32_MAX);
 }
 
 // 15444-9 C.4.9 / C.4.10: srate, drate — non-negative decimals, no sign or exponent.

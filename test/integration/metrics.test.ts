@@ -66,6 +66,9 @@ describe('metrics', () => {
         assert.equal(sample(m.body, 'jpipd_errors_total', '{code="ERR_TARGET_NOT_FOUND"}'), 4);
         assert.ok((sample(m.body, 'jpipd_response_bytes_total') ?? 0) > ok * 100, 'body bytes');
         assert.equal(sample(m.body, 'jpipd_request_duration_seconds_count', '{kind="jpp"}'), ok + 2, 'latency of both transports');
+        assert.equal(sample(m.body, 'jpipd_request_duration_seconds_bucket', '{le="+Inf",kind="jpp"}'), ok + 2, 'the last bucket holds every request');
+        const fast = sample(m.body, 'jpipd_request_duration_seconds_bucket', '{le="0.0005",kind="jpp"}') ?? -1;
+        assert.ok(fast >= 0 && fast <= ok + 2, 'buckets are cumulative');
         for (const t of ['0', '1']) {
           assert.notEqual(sample(m.body, 'jpipd_sessions', `{thread="${t}"}`), undefined, `sessions of thread ${t}`);
           assert.notEqual(sample(m.body, 'jpipd_event_loop_delay_seconds', `{thread="${t}"}`), undefined, `loop delay of thread ${t}`);

@@ -38,6 +38,28 @@ describe('parseRequest: splitting and decoding', () => {
     assert.deepEqual(parseRequest('&&len=5&&pref=a=b&'), { len: 5, pref: 'a=b', unknown: [] });
   });
 
+  it('a repeated field keeps its last value, body after query', () => {
+    assert.deepEqual(parseRequest('len=1&layers=2&len=3'), { len: 3, layers: 2, unknown: [] });
+    assert.deepEqual(parseRequest('len=1', 'len=4&len=5'), { len: 5, unknown: [] });
+  });
+
+  it('numbers parsed in place: leading zeros, the 53-bit edge, lists of one', () => {
+    assert.equal(parseRequest('len=00012').len, 12);
+    assert.equal(parseRequest('len=9007199254740991').len, Number.MAX_SAFE_INTEGER);
+    bad('len=9007199254740992', 'len');
+    bad('len=12345678901234567890', 'len');
+    bad('len=1e3', 'len');
+    bad('len=', 'len');
+    assert.deepEqual(parseRequest('stream=07').stream, [{ from: 7, to: 7, step: 1 }]);
+    assert.deepEqual(parseRequest('fsiz=4294967295,1').fsiz, { fx: 4294967295, fy: 1, round: 'round-down', roundGiven: false });
+    bad('fsiz=4294967296,1', 'fsiz');
+    bad('fsiz=1,2,closest,4', 'fsiz');
+    bad('fsiz=1,,closest', 'fsiz');
+    bad('roff=1,2,3', 'roff');
+    bad('roff=1', 'roff');
+    bad('rsiz=0,5', 'rsiz');
+  });
+
   it('percent-encoded and raw brackets parse the same', () => {
     const enc = parseRequest('metareq=%5B*%5D!!&context=jpxl%3C3-3%3E');
     const raw = parseRequest('metareq=[*]!!&context=jpxl<3-3>');
