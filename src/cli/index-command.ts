@@ -1,11 +1,15 @@
 /**
- * `jpipd index DIR`: builds the index cache file of every image ahead of time, with a progress bar.
- * A broken image is reported and skipped; the others are indexed.
+ * `jpipd index DIR`: builds the cache files of every image ahead of time, in parallel on the worker
+ * pool, with a progress bar: the layout (index cache file) and, for codestreams without PLT, the
+ * packet lengths learnt by decoding every packet header once — the slow part of a first request on
+ * such an image. A broken image is reported and skipped; the others are indexed.
+ *
+ * Resumable: each cache file is written atomically (temp file, rename) the moment its image is done,
+ * and an image whose cache file is current is only read back, so a run that was interrupted (Ctrl-C,
+ * a crash, a reboot) and started again redoes at most the images that were in progress.
  */
 import * as path from 'node:path';
-import { toErrorData } from '../errors.js';
-import { FileCache } from '../io/file-source.js';
-import { loadTarget } from '../io/targets.js';
+import { WorkerPool } from '../pool/pool.js';
 import { progress } from './progress.js';
 
 /** Outcome of indexing a folder. */
@@ -15,26 +19,66 @@ export interface IndexOutcome {
   cached: number;
   failed: number;
   failures: Array<{ image: string; code: string; message: string }>;
+  /** Codestreams without PLT whose packet lengths are now kept (decoded by this run or an earlier one). */
+  withoutPlt: number;
+  /** Worker threads used. */
+  threads: number;
+  seconds: number;
+  /** Images (indexed, cached or failed) per second. */
+  perSecond: number;
+  /** Stopped early (SIGINT/SIGTERM): the rest is done by the next run. */
+  interrupted: boolean;
 }
 
-/** Indexes `images` (paths relative to `root`) into `cacheDir`. */
-export function indexFolder(root: string, images: string[], cacheDir: string, out: NodeJS.WriteStream): IndexOutcome {
-  const files = new FileCache(8);
-  const result: IndexOutcome = { images: images.length, indexed: 0, cached: 0, failed: 0, failures: [] };
+/** Images handed to the pool ahead of those being indexed, per thread (keeps every thread fed). */
+const AHEAD_PER_THREAD = 4;
+
+/**
+ * Indexes `images` (paths relative to `root`, its realpath) into `cacheDir` on `threads` pool threads.
+ * `stop()` returning true ends the run after the images in progress.
+ */
+export async function indexFolder(root: string, images: string[], cacheDir: string, out: NodeJS.WriteStream, threads: number, stop: () => boolean = () => false): Promise<IndexOutcome> {
+  const pool = new WorkerPool({ threads, retries: 1 });
+  const result: IndexOutcome = { images: images.length, indexed: 0, cached: 0, failed: 0, failures: [], withoutPlt: 0, threads, seconds: 0, perSecond: 0, interrupted: false };
   const bar = progress(out);
-  images.forEach((rel, i) => {
+  const t0 = performance.now();
+  let next = 0;
+  let done = 0;
+  const one = async (rel: string): Promise<void> => {
     try {
-      const loaded = loadTarget(path.join(root, rel), rel, root, cacheDir, files);
-      if (loaded.fromCache) result.cached++;
-      else result.indexed++;
+      const r = await pool.warm({ kind: 'warm', abs: path.join(root, rel), rel, root, cacheDir });
+      if (!r.ok) {
+        result.failed++;
+        result.failures.push({ image: rel, code: r.error.code, message: r.error.message });
+      } else {
+        if (r.fromCache) result.cached++;
+        else result.indexed++;
+        result.withoutPlt += r.learnt;
+      }
     } catch (e) {
-      const d = toErrorData(e);
       result.failed++;
-      result.failures.push({ image: rel, code: d.code, message: d.message });
+      result.failures.push({ image: rel, code: 'ERR_INTERNAL', message: (e as Error).message.split('\n')[0] });
     }
-    bar.update(i + 1, images.length, rel);
-  });
-  bar.stop();
-  files.closeAll();
+    bar.update(++done, images.length, rel);
+  };
+  // A fixed number of runners, each taking the next image when its last one is done.
+  const runner = async (): Promise<void> => {
+    while (next < images.length) {
+      if (stop()) {
+        result.interrupted = true;
+        return;
+      }
+      await one(images[next++]);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(images.length, threads * AHEAD_PER_THREAD) }, runner));
+  } finally {
+    bar.stop();
+    await pool.close();
+  }
+  result.failures.sort((a, b) => (a.image < b.image ? -1 : 1));
+  result.seconds = (performance.now() - t0) / 1000;
+  result.perSecond = result.seconds > 0 ? done / result.seconds : 0;
   return result;
 }

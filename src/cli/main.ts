@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { parseArgs, intOption, stringOption, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { JsonLog, LOG_LEVELS, type LogLevel } from './log.js';
 import { privateCacheDir } from '../io/index-cache.js';
+import { NODE_NAME } from '../jpip/sessions.js';
 
 const USAGE = `usage:
   jpipd serve --root DIR [--host 127.0.0.1] [--port 8090] [--threads N] [--min-threads 1]
@@ -16,9 +17,10 @@ const USAGE = `usage:
               [--max-sessions 10000] [--max-sessions-per-client 1000]
               [--max-model-entries 8000000] [--cert FILE --key FILE]
               [--keep-alive-s 10] [--read-cache-mb 8] [--log-level info] [--no-listing]
+              [--node NAME] [--trust-proxy]   (several nodes behind a proxy: docs/operations.md)
               [--config FILE.json]   (every option also from the file, or JPIPD_<OPTION> variables)
   jpipd config --print [--config FILE.json] [serve options]   (the effective serve configuration)
-  jpipd index DIR [--cache-dir DIR]
+  jpipd index DIR [--cache-dir DIR] [--threads N]   (parallel; an interrupted run resumes)
   jpipd movie --out MOVIE.jpx [--sort name|date] [--absolute | --embed] [--force] FRAME|FOLDER|GLOB...
   jpipd get URL --fsiz W[,H] [--roff X,Y] [--rsiz W,H] [--stream N | --frames A-B] [--layers L]
                 [--len BYTES] -o OUT.png|OUT.j2k
@@ -61,6 +63,8 @@ const SERVE_SPEC: OptionSpec = {
   'keep-alive-s': 'value',
   'read-cache-mb': 'value',
   'no-listing': 'flag',
+  node: 'value',
+  'trust-proxy': 'flag',
 };
 
 /** The serve configuration after precedence and validation (`jpipd config --print` shows it). */
@@ -83,6 +87,9 @@ export interface ServeConfig {
   readCacheMb: number;
   logLevel: string;
   listing: boolean;
+  /** Node name behind a reverse proxy, or null (docs/operations.md, scale-out). */
+  node: string | null;
+  trustProxy: boolean;
 }
 
 /**
@@ -138,6 +145,8 @@ export function resolveServeConfig(args: ParsedArgs): ServeConfig {
   for (const f of [cert, key]) if (f && !fs.existsSync(f)) throw new UsageError(`no such file: ${f}`);
   const logLevel = stringOption(args, 'log-level', 'info');
   if (!Object.hasOwn(LOG_LEVELS, logLevel)) throw new UsageError(`--log-level must be one of ${Object.keys(LOG_LEVELS).join(', ')}`);
+  const node = stringOption(args, 'node', '');
+  if (node && !NODE_NAME.test(node)) throw new UsageError('--node must be 1-16 lowercase letters and digits');
   return {
     root,
     host: stringOption(args, 'host', '127.0.0.1'),
@@ -157,6 +166,8 @@ export function resolveServeConfig(args: ParsedArgs): ServeConfig {
     readCacheMb: intOption(args, 'read-cache-mb', 8, 0, 1 << 16),
     logLevel,
     listing: !args.options.has('no-listing'),
+    node: node || null,
+    trustProxy: args.options.has('trust-proxy'),
   };
 }
 
@@ -178,6 +189,8 @@ async function serve(argv: string[]): Promise<number> {
     threads,
     minThreads,
     listing: c.listing,
+    node: c.node ?? undefined,
+    trustProxy: c.trustProxy,
     poolThreads,
     cacheDir,
     indexBudgetBytes: c.indexBudgetMb * 1024 * 1024,
@@ -190,7 +203,7 @@ async function serve(argv: string[]): Promise<number> {
   });
   const base = `${tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${server.port}`;
   const examples = listImages(root, 5);
-  log.info({ event: 'listening', url: base, root: '.', threads, cacheDir }, 'jpipd listening');
+  log.info({ event: 'listening', url: base, root: '.', threads, cacheDir, node: c.node ?? undefined }, 'jpipd listening');
   if (!privateCacheDir(cacheDir)) log.warn({ event: 'cache-dir-refused', cacheDir }, 'the cache folder is not private (owned by you, not writable by others): running without index cache files');
   // Plain writes: process.stderr would load the stream machinery into an otherwise idle server.
   let hints = `jpipd serving ${root} on ${base} (up to ${threads} front-end threads)\n`;
@@ -237,14 +250,26 @@ export function listImages(root: string, limit = 10000): string[] {
 }
 
 async function index(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { 'cache-dir': 'value' });
+  const args = parseArgs(argv, { 'cache-dir': 'value', threads: 'value' });
   if (args.positionals.length !== 1) throw new UsageError('index needs exactly one DIR');
   const root = existingDir(args.positionals[0], 'DIR');
-  const cacheDir = privateCacheDir(path.resolve(stringOption(args, 'cache-dir', defaultCacheDir())));
+  // The same cache folder a server configured by environment uses (containers set JPIPD_CACHE_DIR).
+  const cacheDir = privateCacheDir(path.resolve(stringOption(args, 'cache-dir', process.env.JPIPD_CACHE_DIR || defaultCacheDir())));
   if (!cacheDir) throw new UsageError('the cache folder must be a directory owned by you and not writable by others');
+  const threads = intOption(args, 'threads', os.availableParallelism(), 1, 256);
   const { indexFolder } = await import('./index-command.js');
-  const result = indexFolder(root, listImages(root, Number.MAX_SAFE_INTEGER), cacheDir, process.stderr);
+  // Ctrl-C (or SIGTERM) finishes the images in progress and reports; the next run resumes.
+  let stopping = false;
+  const stop = (): void => {
+    stopping = true;
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const result = await indexFolder(root, listImages(root, Number.MAX_SAFE_INTEGER), cacheDir, process.stderr, threads, () => stopping);
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
   process.stdout.write(JSON.stringify({ event: 'indexed', ...result }) + '\n');
+  if (result.interrupted) return 130;
   return result.failed > 0 ? 1 : 0;
 }
 

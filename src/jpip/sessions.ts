@@ -78,9 +78,17 @@ export const DEFAULT_SESSION_LIMITS: SessionLimits = {
  * front-end thread that owns the session (`owner`, 0–255), so any thread can route the channel's
  * requests; the other 30 are random (120 bits: unguessable).
  */
-export function newChannelId(owner = 0): string {
-  return owner.toString(16).padStart(2, '0') + randomHex(15);
+export function newChannelId(owner = 0, node = ''): string {
+  const id = owner.toString(16).padStart(2, '0') + randomHex(15);
+  return node ? `${node}.${id}` : id;
 }
+
+/**
+ * A node name (scale-out, docs/operations.md): 1–16 lowercase letters and digits. It prefixes every
+ * channel id (`n2.` + 32 hex digits) and names the channel path (`jpip/n2`), so a reverse proxy can
+ * route a channel's requests to the node that holds it.
+ */
+export const NODE_NAME = /^[a-z0-9]{1,16}$/;
 
 /** Cryptographic random bytes drawn from a pool refilled 4 KiB at a time (one call per 273 channels). */
 const POOL = Buffer.alloc(4096);
@@ -100,8 +108,10 @@ function randomHex(n: number): string {
 
 /** The owner named by a channel id made by newChannelId, or -1 for any other string. */
 export function channelOwner(cid: string): number {
-  return /^[0-9a-f]{32}$/.test(cid) ? parseInt(cid.slice(0, 2), 16) : -1;
+  const m = CHANNEL_ID.exec(cid);
+  return m ? parseInt(m[1], 16) : -1;
 }
+const CHANNEL_ID = /^(?:[a-z0-9]{1,16}\.)?([0-9a-f]{2})[0-9a-f]{30}$/;
 
 /** The table of live sessions and channels of one thread. */
 export class SessionTable<TImage> {
@@ -123,6 +133,8 @@ export class SessionTable<TImage> {
     /** The owner number written into every channel id this table makes (its front end). */
     readonly owner = 0,
     modelBudgetEntries?: number,
+    /** The node name written before every channel id (scale-out), or '' for none. */
+    readonly node = '',
   ) {
     this.modelBudget = new ModelBudget(modelBudgetEntries ?? limits.modelBudgetEntries);
   }
@@ -176,7 +188,7 @@ export class SessionTable<TImage> {
   /** Adds a channel to an existing session (cnew together with cid). */
   addChannel(session: Session<TImage>): string {
     if (session.channels.size >= this.limits.maxChannelsPerSession) throw new JpipdError('ERR_BUSY', 'too many channels in this session');
-    const cid = newChannelId(this.owner);
+    const cid = newChannelId(this.owner, this.node);
     session.channels.add(cid);
     this.channels.set(cid, session);
     session.lastActive = Date.now();

@@ -11,6 +11,7 @@ import type { CodestreamLayout, TileGeometry } from '../j2k/types.js';
 import { buildLevels, type LearntLengths } from './builder.js';
 import { buildDirectory, PACKED_PIECES, type SlotDirectory } from './directory.js';
 import { hasPackedHeaders, packedHeaderBytes } from '../j2k/packed-headers.js';
+import { levelsIndexed } from './timing.js';
 import { DEFAULT_LOCK_TIMEOUT_MS, SharedPacketIndex } from './shared-index.js';
 
 /** How long a front-end thread waits for the index lock before answering busy (holders keep it µs). */
@@ -96,8 +97,9 @@ export class CodestreamIndex {
     const top = Math.min(upTo, dir.levels - 1);
     const have = this.shared.levelsIndexed();
     if (have > top) return;
+    const t0 = performance.now();
     const recs = buildLevels(this.source, this.layout, dir, (t) => this.tile(t), have, top, this.learnt);
-    this.shared.publishLevels(
+    const published = this.shared.publishLevels(
       top + 1,
       (allOffsets, allLengths) => {
         this.inPublish?.();
@@ -106,6 +108,7 @@ export class CodestreamIndex {
       },
       this.lockWaitMs,
     );
+    if (published) levelsIndexed(top + 1 - have, (performance.now() - t0) / 1000);
   }
 
   /** Ensures levels 0..upTo, then copies the records of `slots[0..count)` under the read lock. */

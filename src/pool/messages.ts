@@ -26,8 +26,8 @@ export interface OpenTask {
   cacheDir: string | null;
 }
 
-/** Result of an OpenTask: the layout and the version it describes. */
-export type OpenResult = { ok: true; layout: TargetLayout; stamp: Stamp } | { ok: false; error: ErrorData; stamp?: Stamp };
+/** Result of an OpenTask: the layout and the version it describes (`fromCache`: read from the index cache, not scanned). */
+export type OpenResult = { ok: true; layout: TargetLayout; stamp: Stamp; fromCache?: boolean } | { ok: false; error: ErrorData; stamp?: Stamp };
 
 /** Index resolution levels 0..upTo of codestream `cs` of one file version into its shared table. */
 export interface IndexTask {
@@ -45,7 +45,20 @@ export interface IndexTask {
 }
 
 /** Result of an IndexTask. */
-export type IndexResult = { ok: true } | { ok: false; error: ErrorData };
+/** Result of an IndexTask; `timing`: [levels, seconds] of each publish the task made (metrics). */
+export type IndexResult = { ok: true; timing?: Array<[number, number]> } | { ok: false; error: ErrorData };
+
+/**
+ * Warm a target's caches ahead of serving (`jpipd index`): its layout (as OpenTask), and for each
+ * embedded codestream with tile-parts lacking PLT, every packet header decoded once so the learnt
+ * lengths are kept beside the index cache file (io/lengths-cache.ts).
+ */
+export interface WarmTask extends Omit<OpenTask, 'kind'> {
+  kind: 'warm';
+}
+
+/** Result of a WarmTask: `learnt` codestreams had their packet headers decoded and kept. */
+export type WarmResult = { ok: true; fromCache: boolean; learnt: number } | { ok: false; error: ErrorData };
 
 /** Any task. */
-export type Task = OpenTask | IndexTask;
+export type Task = OpenTask | IndexTask | WarmTask;

@@ -9,9 +9,10 @@
 import { availableParallelism } from 'node:os';
 import type { Piscina } from 'piscina';
 import { JpipdError } from '../errors.js';
+import { levelsIndexed } from '../packet-index/timing.js';
 import { afterWorkerStart } from './young-generation.js';
 import type { FaultPlan } from './faults.js';
-import type { IndexResult, IndexTask, OpenResult, OpenTask } from './messages.js';
+import type { IndexResult, IndexTask, OpenResult, OpenTask, WarmResult, WarmTask } from './messages.js';
 
 /** Pool options. */
 export interface PoolOptions {
@@ -88,7 +89,7 @@ export class WorkerPool {
     return this.piscina;
   }
 
-  private async runWithRetry<T>(task: OpenTask | IndexTask): Promise<T> {
+  private async runWithRetry<T>(task: OpenTask | IndexTask | WarmTask): Promise<T> {
     const piscina = await this.pool;
     for (let attempt = 0; ; attempt++) {
       if (piscina.queueSize >= this.maxQueue) throw new JpipdError('ERR_BUSY', 'the server is busy; try again');
@@ -123,9 +124,17 @@ export class WorkerPool {
     return this.runWithRetry<OpenResult>(task);
   }
 
+  /** Warms one target's cache files (layout, learnt packet lengths) in a worker (`jpipd index`). */
+  warm(task: WarmTask): Promise<WarmResult> {
+    return this.runWithRetry<WarmResult>(task);
+  }
+
   /** Indexes resolution levels of one codestream in a worker. */
-  index(task: IndexTask): Promise<IndexResult> {
-    return this.runWithRetry<IndexResult>(task);
+  async index(task: IndexTask): Promise<IndexResult> {
+    const r = await this.runWithRetry<IndexResult>(task);
+    // The worker's indexing time counts on this (the pool's owner's) thread.
+    if (r.ok && r.timing) for (const [levels, seconds] of r.timing) levelsIndexed(levels, seconds, 'pool');
+    return r;
   }
 
   /** Counters for logs and benchmarks (tasks completed, re-run, waiting). */

@@ -9,10 +9,11 @@ import { JpipdError, toErrorData } from '../errors.js';
 import { FileCache } from '../io/file-source.js';
 import { LengthsFile } from '../io/lengths-cache.js';
 import { loadTarget, stampOf, type LoadedTarget } from '../io/targets.js';
-import { CodestreamIndex } from '../packet-index/codestream-index.js';
+import { CodestreamIndex, slotCount } from '../packet-index/codestream-index.js';
 import { SharedPacketIndex } from '../packet-index/shared-index.js';
+import { onLevelsIndexed } from '../packet-index/timing.js';
 import { maybeInjectFault } from './faults.js';
-import type { IndexResult, IndexTask, OpenResult, OpenTask, Task } from './messages.js';
+import type { IndexResult, IndexTask, OpenResult, OpenTask, Task, WarmResult, WarmTask } from './messages.js';
 
 const files = new FileCache(64);
 
@@ -34,7 +35,7 @@ function runOpen(task: OpenTask): OpenResult {
   try {
     stamp = stampOf(task.abs);
     const t = load(task.abs, task.rel, task.root, task.cacheDir);
-    return { ok: true, layout: t.layout, stamp: t.stamp };
+    return { ok: true, layout: t.layout, stamp: t.stamp, fromCache: t.fromCache };
   } catch (e) {
     // The version refused, so that the front end remembers the refusal until the file changes.
     return { ok: false, error: toErrorData(e), stamp };
@@ -42,6 +43,8 @@ function runOpen(task: OpenTask): OpenResult {
 }
 
 function runIndex(task: IndexTask): IndexResult {
+  const timing: Array<[number, number]> = [];
+  onLevelsIndexed((levels, seconds) => timing.push([levels, seconds]));
   try {
     const key = `${task.abs}|${task.stamp.size}|${task.stamp.mtimeMs}`;
     const t = loaded.get(key) ?? load(task.abs, task.rel, task.root, task.cacheDir);
@@ -52,16 +55,38 @@ function runIndex(task: IndexTask): IndexResult {
     if (!layout) throw new JpipdError('ERR_INTERNAL', `no codestream ${task.cs}`);
     const learnt = task.cacheDir ? new LengthsFile(task.cacheDir, task.abs, t.stamp, task.cs) : undefined;
     new CodestreamIndex(layout, files.get(task.abs, t.stamp), task.sab, undefined, learnt, () => maybeInjectFault(workerData, 'publish')).ensure(task.upTo);
-    return { ok: true };
+    return { ok: true, timing };
+  } catch (e) {
+    return { ok: false, error: toErrorData(e) };
+  } finally {
+    onLevelsIndexed(null);
+  }
+}
+
+function runWarm(task: WarmTask): WarmResult {
+  try {
+    const t = load(task.abs, task.rel, task.root, task.cacheDir);
+    let learnt = 0;
+    if (task.cacheDir) {
+      for (const [cs, layout] of t.layout.codestreams.entries()) {
+        if (layout.broken || layout.tileParts.every((tp) => tp.plt.length > 0)) continue;
+        // A private table, dropped after the task: only the learnt lengths are kept (on disk).
+        const sab = SharedPacketIndex.allocate(Math.max(1, slotCount(layout))).sab;
+        const index = new CodestreamIndex(layout, files.get(task.abs, t.stamp), sab, undefined, new LengthsFile(task.cacheDir, task.abs, t.stamp, cs));
+        index.ensure(index.directory.levels - 1);
+        learnt++;
+      }
+    }
+    return { ok: true, fromCache: t.fromCache, learnt };
   } catch (e) {
     return { ok: false, error: toErrorData(e) };
   }
 }
 
 /** Piscina task entry point. An unexpected failure (a bug, a broken thread) throws: the pool re-runs it. */
-export default function run(task: Task): OpenResult | IndexResult {
+export default function run(task: Task): OpenResult | IndexResult | WarmResult {
   maybeInjectFault(workerData);
-  const r = task.kind === 'open' ? runOpen(task) : runIndex(task);
+  const r = task.kind === 'open' ? runOpen(task) : task.kind === 'warm' ? runWarm(task) : runIndex(task);
   // A table failed because a thread died holding its lock is not retried here: the front end takes a
   // fresh table and asks again.
   const recovered = task.kind === 'index' && SharedPacketIndex.attach(task.sab).failure() === 'ERR_INTERNAL';

@@ -21,6 +21,8 @@ export interface FrontEndOptions {
   /** Listen on this Unix socket instead of host:port (behind the keep-alive relay). */
   unixPath?: string;
   limits?: Partial<HttpLimits>;
+  /** Identify clients by the last X-Forwarded-For entry (ServerOptions.trustProxy). */
+  trustProxy?: boolean;
   /** Called once per finished request (structured log). */
   log?: (entry: Record<string, unknown>) => void;
   /** Serve HTTPS/WSS with this certificate and key (PEM files), through uWebSockets.js's SSLApp. */
@@ -89,12 +91,12 @@ export function startFrontEnd(service: JpipService, opts: FrontEndOptions): Prom
         userLog(e);
       }
     : userLog;
-  addWebSocketRoute(app, service, log);
+  addWebSocketRoute(app, service, log, service.channelPath);
   if (opts.viewer) addViewerRoutes(app, opts.viewer);
   const inflight: InFlight = { n: 0, served: 0 };
   if (opts.viewer) addHealthRoutes(app, { root: opts.viewer.root, stopping: () => inflight.draining === true });
   if (opts.metrics) addMetricsRoute(app, opts.metrics.scrape);
-  addHttpRoute(app, service, { maxHeadBytes: opts.limits?.maxHeadBytes ?? MAX_HEAD_BYTES, maxBodyBytes: opts.limits?.maxBodyBytes ?? MAX_BODY_BYTES }, log, inflight);
+  addHttpRoute(app, service, { maxHeadBytes: opts.limits?.maxHeadBytes ?? MAX_HEAD_BYTES, maxBodyBytes: opts.limits?.maxBodyBytes ?? MAX_BODY_BYTES, trustProxy: opts.trustProxy === true }, log, inflight);
   const listen = (cb: (token: us_listen_socket | false) => void): void => {
     if (opts.unixPath) app.listen_unix(cb, opts.unixPath);
     else app.listen(opts.host, opts.port, cb);

@@ -67,7 +67,7 @@ const scrape = (): Promise<string> =>
     control.postMessage({ op: 'scrape', id });
   });
 
-void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.unixPath, log, tls: data.tls, viewer: { root: data.settings.root, listing: data.listing }, metrics: { thread: metrics, scrape } }).then((f) => {
+void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.unixPath, log, tls: data.tls, viewer: { root: data.settings.root, listing: data.listing }, metrics: { thread: metrics, scrape }, trustProxy: data.settings.trustProxy }).then((f) => {
   front = f;
   control.on('message', (m: ToFront) => onControl(m, f));
   control.postMessage({ op: 'ready' });

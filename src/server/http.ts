@@ -10,7 +10,7 @@
  * (SLOW_PIECE_BYTES), and once the thread holds HELD_BUDGET_BYTES of such copies every new piece is
  * MIN_PIECE_BYTES, so stalled clients cannot make a front end hold much.
  */
-import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { JpipdError } from '../errors.js';
 import type { JpipService, IncomingRequest, Reply } from './service.js';
 
@@ -20,6 +20,8 @@ export interface HttpLimits {
   maxHeadBytes: number;
   /** Largest POST body accepted (bytes). */
   maxBodyBytes: number;
+  /** The client is the last X-Forwarded-For entry when present (behind a trusted reverse proxy). */
+  trustProxy?: boolean;
 }
 
 /** Default bound on the request head: Kakadu switches to POST beyond ~200 characters (notes §1.1). */
@@ -77,7 +79,7 @@ export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: Ht
     // A client that asks to close after this exchange gets `Connection: close` and the close.
     const wantsClose = CLOSE.test(req.getHeader('connection'));
     // The address only matters to requests that may open a channel (the per-client session limit).
-    const client = method === 'POST' || query.includes('cnew') ? Buffer.from(res.getRemoteAddressAsText()).toString() : undefined;
+    const client = method === 'POST' || query.includes('cnew') ? clientAddress(res, req, limits.trustProxy === true) : undefined;
     let headBytes = path.length + query.length;
     req.forEach((k, v) => {
       headBytes += k.length + v.length + 4;
@@ -111,6 +113,21 @@ export function addHttpRoute(app: TemplatedApp, service: JpipService, limits: Ht
       if (isLast) dispatch(res, service, { method, path, query, acceptsGzip, client, body: Buffer.concat(parts).toString('latin1'), maxPiece: pieceLimit() }, ex, log);
     });
   });
+}
+
+/**
+ * The client's address: the peer's, or behind a trusted proxy the last X-Forwarded-For entry (the
+ * address the proxy itself saw; bounded, so a forged header cannot grow the per-client table's keys).
+ */
+function clientAddress(res: HttpResponse, req: HttpRequest, trustProxy: boolean): string {
+  if (trustProxy) {
+    const xff = req.getHeader('x-forwarded-for');
+    if (xff) {
+      const last = xff.slice(xff.lastIndexOf(',') + 1).trim();
+      if (last) return last.slice(0, 64);
+    }
+  }
+  return Buffer.from(res.getRemoteAddressAsText()).toString();
 }
 
 /** The largest piece to produce now: small while the thread holds too many unsent bytes. */

@@ -36,6 +36,13 @@ export interface ServerOptions {
   autoscaleFreeCores?: number;
   /** List the images under the root at /viewer/images.json for the browser viewer (default true). */
   listing?: boolean;
+  /** Node name behind a reverse proxy (ServiceOptions.node): prefixes channel ids, names channel paths. */
+  node?: string;
+  /**
+   * Take the client's address from the last `X-Forwarded-For` entry (set by a trusted reverse proxy)
+   * for the per-client session limit; otherwise every client behind the proxy would share one.
+   */
+  trustProxy?: boolean;
   /** Worker pool threads for heavy work (started on demand). */
   poolThreads?: number;
   /** Size of the block cache of file bytes shared by the front ends (bytes; default 8 MiB). */
@@ -99,7 +106,7 @@ export interface Harness {
 }
 
 /** The service settings every front end of a server shares. */
-export function serviceSettings(opts: ServerOptions): { root: string; cacheDir: string | null } & Pick<ServerOptions, 'maxResponseBytes' | 'inlineBudget' | 'inlineIndexBytes'> & {
+export function serviceSettings(opts: ServerOptions): { root: string; cacheDir: string | null } & Pick<ServerOptions, 'maxResponseBytes' | 'inlineBudget' | 'inlineIndexBytes' | 'node' | 'trustProxy'> & {
   sessionLimits: typeof DEFAULT_SESSION_LIMITS;
 } {
   return {
@@ -109,6 +116,8 @@ export function serviceSettings(opts: ServerOptions): { root: string; cacheDir: 
     maxResponseBytes: opts.maxResponseBytes,
     inlineBudget: opts.inlineBudget,
     inlineIndexBytes: opts.inlineIndexBytes,
+    node: opts.node,
+    trustProxy: opts.trustProxy,
     sessionLimits: { ...DEFAULT_SESSION_LIMITS, ...opts.sessionLimits, idleMs: opts.sessionIdleMs ?? DEFAULT_SESSION_LIMITS.idleMs },
   };
 }
@@ -173,7 +182,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     });
     const scrape = async (): Promise<string> =>
       mergeMetrics([await thread.json(), (await gauges.getMetricsAsJSON()) as MetricsJson, ...((await fronts?.metricsJson()) ?? [])]);
-    front = await startFrontEnd(h.service, { host, port: relay ? 0 : wanted, unixPath, log: opts.log, tls: opts.tls, viewer, metrics: { thread, scrape } });
+    front = await startFrontEnd(h.service, { host, port: relay ? 0 : wanted, unixPath, log: opts.log, tls: opts.tls, viewer, metrics: { thread, scrape }, trustProxy: opts.trustProxy });
     const port = relay ? 0 : front.port;
     // Behind the relay there is one front end: the relay owns the port and is one thread anyway.
     fronts = new FrontEnds(relay ? { ...opts, threads: 1 } : opts, h, { host, port, unixPath, tls: opts.tls }, front);

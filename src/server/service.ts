@@ -77,6 +77,11 @@ export interface ServiceOptions {
   maxResponseBytes?: number;
   /** This front end's number: prefixes the channel ids of its sessions. */
   frontEnd?: number;
+  /**
+   * This server's node name when several run behind a reverse proxy (scale-out, docs/operations.md):
+   * channel ids start with `<node>.` and channels live at path `jpip/<node>`. Absent: `jpip`.
+   */
+  node?: string;
   /** Sends a request whose channel belongs to front end `n` there (absent: single front end). */
   forward?: (n: number, inc: IncomingRequest) => Promise<Reply>;
   /** Bounds on what this thread opens and indexes itself (the rest goes to the pool). */
@@ -131,6 +136,8 @@ export class JpipService {
   private readonly maxResponseBytes: number;
   private readonly sweeper: NodeJS.Timeout;
   private readonly front: number;
+  /** The path of this server's channels (JPIP-cnew `path=`, without the leading slash). */
+  readonly channelPath: string;
   private readonly tids = new Map<string, string>();
   /** The model changes of the first piece being produced (one log per thread, reused). */
   private readonly undo = new UndoLog();
@@ -149,7 +156,8 @@ export class JpipService {
       },
     });
     this.streams = new Streams(this.catalog, opts.tables, opts.pool, opts.inlineIndexBytes);
-    this.sessions = new SessionTable<OpenFile>(opts.sessionLimits ?? DEFAULT_SESSION_LIMITS, (s) => this.ended(s), this.front);
+    this.sessions = new SessionTable<OpenFile>(opts.sessionLimits ?? DEFAULT_SESSION_LIMITS, (s) => this.ended(s), this.front, undefined, opts.node ?? '');
+    this.channelPath = opts.node ? `jpip/${opts.node}` : 'jpip';
     this.arena = opts.arena ?? new Arena();
     this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.sweeper = setInterval(() => this.sessions.sweep(), 10_000);
@@ -270,7 +278,7 @@ export class JpipService {
       }
     } else {
       const target = req.target ?? decodePath(inc.path);
-      if (!target || target === '/' || target === '/jpip') throw new JpipdError('ERR_NO_TARGET', 'the request names no target');
+      if (!target || target === '/' || target === '/jpip' || target === `/${this.channelPath}`) throw new JpipdError('ERR_NO_TARGET', 'the request names no target');
       const resolved = this.catalog.resolve(target);
       file = this.streams.file(resolved.rel, resolved.abs);
     }
@@ -353,7 +361,7 @@ export class JpipService {
     const tid = this.tidOf(file.key);
     const tidMismatch = req.tid !== undefined && req.tid !== '0' && req.tid !== tid;
     if (req.tid !== undefined || granted) headers.push(['JPIP-tid', tid]);
-    if (granted) headers.push(['JPIP-cnew', `cid=${granted},path=jpip,transport=http`]);
+    if (granted) headers.push(['JPIP-cnew', `cid=${granted},path=${this.channelPath},transport=http`]);
     if (req.qid !== undefined) headers.push(['JPIP-qid', String(req.qid)]);
     if (p.streamChanged) headers.push(['JPIP-stream', p.sreq.codestreams.join(',')]);
     // The client preferred another return type (e.g. jpt-stream) but accepts JPP: say what is served,

@@ -7,7 +7,7 @@
  * piece at a time as the socket drains. Channels and sessions are the same as over HTTP, so a client
  * may mix transports. Requests on one socket are handled one at a time.
  */
-import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import type { TemplatedApp, WebSocket, WebSocketBehavior } from 'uWebSockets.js';
 import { JpipdError } from '../errors.js';
 import type { JpipService, Reply } from './service.js';
 
@@ -39,8 +39,8 @@ interface SocketState {
 }
 
 /** Adds the WebSocket route to the app. */
-export function addWebSocketRoute(app: TemplatedApp, service: JpipService, onLog: (e: Record<string, unknown>) => void): void {
-  app.ws<SocketState>(WS_PATH, {
+export function addWebSocketRoute(app: TemplatedApp, service: JpipService, onLog: (e: Record<string, unknown>) => void, channelPath = 'jpip'): void {
+  const behavior: WebSocketBehavior<SocketState> = {
     maxPayloadLength: WS_MAX_REQUEST,
     maxBackpressure: 64 * 1024 * 1024,
     idleTimeout: 120,
@@ -85,7 +85,10 @@ export function addWebSocketRoute(app: TemplatedApp, service: JpipService, onLog
       st.streaming?.undelivered();
       st.streaming = undefined;
     },
-  });
+  };
+  app.ws<SocketState>(WS_PATH, behavior);
+  // A named node also answers at /jpip-ws/<node>, so a proxy can send a client back to its channels' node.
+  if (channelPath !== 'jpip') app.ws<SocketState>(`${WS_PATH}/${channelPath.slice('jpip/'.length)}`, behavior);
 }
 
 /** Handles queued requests of one socket, one at a time, in order. */

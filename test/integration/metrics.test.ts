@@ -74,6 +74,8 @@ describe('metrics', () => {
           assert.notEqual(sample(m.body, 'jpipd_event_loop_delay_seconds', `{thread="${t}"}`), undefined, `loop delay of thread ${t}`);
         }
         assert.ok((sample(m.body, 'jpipd_index_images') ?? 0) >= 1);
+        const levels = (sample(m.body, 'jpipd_index_level_seconds_count', '{where="inline"}') ?? 0) + (sample(m.body, 'jpipd_index_level_seconds_count', '{where="pool"}') ?? 0);
+        assert.ok(levels >= 1, 'resolution levels indexed, with their time');
         assert.equal(sample(m.body, 'jpipd_front_ends_accepting'), 2);
         assert.match(m.body, /# TYPE jpipd_requests_total counter/);
       }

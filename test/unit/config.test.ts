@@ -46,6 +46,15 @@ test('clear errors: unknown options, wrong types, bad values, unreadable files',
   bad(['--config', path.join(dir, 'missing.json')], {}, /missing\.json/);
   bad(['--root', FIXTURES], { JPIPD_PORT: 'many' }, /--port must be a whole number/);
   bad(['--root', FIXTURES], { JPIPD_NO_LISTING: 'maybe' }, /JPIPD_NO_LISTING must be 1 or 0/);
+  bad(['--root', FIXTURES, '--node', 'Node-2'], {}, /--node must be 1-16 lowercase letters and digits/);
+  bad(['--root', FIXTURES], { JPIPD_NODE: 'n.1' }, /--node must be/);
+});
+
+test('scale-out options: a node name and trusting the proxy, from any source', () => {
+  const c = resolveServeConfig(serveOptions(['--root', FIXTURES], { JPIPD_NODE: 'n2', JPIPD_TRUST_PROXY: '1' }));
+  assert.deepEqual([c.node, c.trustProxy], ['n2', true]);
+  const d = resolveServeConfig(serveOptions(['--root', FIXTURES]));
+  assert.deepEqual([d.node, d.trustProxy], [null, false]);
 });
 
 test('jpipd config --print shows the effective configuration', () => {

@@ -34,6 +34,18 @@ test('channel ids name their owner thread in the first two hex digits; anything 
   for (const bad of ['', 'abc', '0'.repeat(31), 'G'.repeat(32), '0'.repeat(33), '12-' + '0'.repeat(29)]) assert.equal(channelOwner(bad), -1);
 });
 
+test('a node name prefixes every channel id, and the owner thread is still read from it', () => {
+  const table = new SessionTable<string>(DEFAULT_SESSION_LIMITS, () => {}, 3, undefined, 'n2');
+  const { session, cid } = table.open('x');
+  assert.match(cid, /^n2\.03[0-9a-f]{30}$/);
+  assert.equal(channelOwner(cid), 3);
+  assert.match(table.addChannel(session), /^n2\.03[0-9a-f]{30}$/);
+  assert.equal(table.find(cid), session);
+  for (const bad of ['n2.' + '0'.repeat(31), 'N2.' + '0'.repeat(32), 'a'.repeat(17) + '.' + '0'.repeat(32), '.' + '0'.repeat(32), 'n2..' + '0'.repeat(32)]) {
+    assert.equal(channelOwner(bad), -1, bad);
+  }
+});
+
 test('open / addChannel / byChannel: channels of one session share it (and its model)', () => {
   const table = new SessionTable<string>();
   const a = table.open('a.jp2');
