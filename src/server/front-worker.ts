@@ -76,7 +76,7 @@ void startFrontEnd(service, { host: data.host, port: data.port, unixPath: data.u
 function onControl(m: ToFront, front: FrontEnd): void {
   if (m.op === 'peer') forwarder.addPeer(m.index, m.port);
   else if (m.op === 'evict') service.streams.dropVersion(m.key);
-  else if (m.op === 'metrics-json') void metrics.json().then((json) => control.postMessage({ op: 'metrics-json', id: m.id, json }));
+  else if (m.op === 'metrics-json') control.postMessage({ op: 'metrics-json', id: m.id, json: metrics.json() });
   else if (m.op === 'scraped') {
     scrapes.get(m.id)?.(m.text);
     scrapes.delete(m.id);

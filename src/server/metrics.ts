@@ -1,16 +1,25 @@
 /**
- * Prometheus metrics (prom-client) at /metrics on the main port (docs/operations.md). Every front-end
- * thread counts its own requests in its own registry (no shared counters on the hot path); a scrape
- * that lands on any front end asks the main thread, which gathers every thread's metrics as JSON,
- * adds its own (index registry, pool, front ends) and merges them with prom-client's
- * AggregatorRegistry (counters and histograms summed; per-thread gauges keep a `thread` label).
+ * Prometheus metrics at /metrics on the main port (docs/operations.md). Every front-end thread counts
+ * its own requests in plain tallies (no shared counters, no label hashing on the hot path) and hands
+ * them over as prom-client's metrics JSON; a scrape that lands on any front end asks the main thread,
+ * which gathers every thread's JSON, adds its own gauges (index registry, pool, front ends) and merges
+ * them with prom-client's AggregatorRegistry (counters and histograms summed; per-thread gauges keep a
+ * `thread` label). prom-client itself (~12 MB once loaded) is imported on the first scrape only, so a
+ * server nobody scrapes never carries it (idle memory, issue 6).
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { onLevelsIndexed } from '../packet-index/timing.js';
-import { AggregatorRegistry, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 
-/** Serialisable metrics of one thread (prom-client's getMetricsAsJSON). */
+/** Serialisable metrics of one thread (prom-client's getMetricsAsJSON form). */
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+type Metric = MetricsJson[number];
+type Labels = Record<string, string | number>;
+
+/** One metric in prom-client's JSON form. */
+function metric(name: string, help: string, type: 'counter' | 'gauge' | 'histogram', values: Array<{ labels: Labels; value: number; metricName?: string }>): Metric {
+  return { name, help, type, values, aggregator: 'sum' } as unknown as Metric;
+}
 
 /** Request kinds for labels: JPP data, an error, or anything else. */
 const KINDS = ['jpp', 'error', 'other'] as const;
@@ -78,7 +87,6 @@ const INDEXED_WHERE = ['inline', 'pool'] as const;
  * scrape collects them.
  */
 export class ThreadMetrics {
-  readonly registry = new Registry();
   private readonly delay = monitorEventLoopDelay({ resolution: 10 });
   /** Requests by (status, transport, kind): key status·8 + ws·4 + kind. */
   private readonly requestTally = new Map<number, number>();
@@ -99,63 +107,13 @@ export class ThreadMetrics {
     [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
   );
 
-  constructor(thread: number, sessions: () => number) {
-    const registers = [this.registry];
-    const requestTally = this.requestTally;
-    const errorTally = this.errorTally;
-    new Counter({
-      name: 'jpipd_requests_total',
-      help: 'JPIP requests answered, by transport (http, ws), status and kind (jpp, error, other)',
-      labelNames: ['transport', 'status', 'kind'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [k, n] of requestTally) this.inc({ transport: k & 4 ? 'ws' : 'http', status: String(k >> 3), kind: KINDS[k & 3] }, n);
-      },
-    });
-    const bytes = (): number => this.bytesTally;
-    new Counter({
-      name: 'jpipd_response_bytes_total',
-      help: 'JPP-stream body bytes of the responses',
-      registers,
-      collect() {
-        this.reset();
-        this.inc(bytes());
-      },
-    });
-    new Counter({
-      name: 'jpipd_errors_total',
-      help: 'Error responses by stable error code (docs/errors.md)',
-      labelNames: ['code'],
-      registers,
-      collect() {
-        this.reset();
-        for (const [code, n] of errorTally) this.inc({ code }, n);
-      },
-    });
-    new Gauge({
-      name: 'jpipd_sessions',
-      help: 'Open JPIP sessions, per front-end thread',
-      labelNames: ['thread'],
-      registers,
-      collect() {
-        this.set({ thread: String(thread) }, sessions());
-      },
-    });
-    const delay = this.delay;
-    delay.enable();
+  constructor(
+    private readonly thread: number,
+    private readonly sessions: () => number,
+  ) {
+    this.delay.enable();
     // Levels built on this thread, and (main thread) by the pool for every front end.
     onLevelsIndexed((levels, seconds, where) => this.indexing.observe(where === 'pool' ? 1 : 0, seconds / levels, levels));
-    new Gauge({
-      name: 'jpipd_event_loop_delay_seconds',
-      help: 'Event-loop delay of each front-end thread since the previous scrape (p99)',
-      labelNames: ['thread'],
-      registers,
-      collect() {
-        this.set({ thread: String(thread) }, delay.percentile(99) / 1e9);
-        delay.reset();
-      },
-    });
   }
 
   /** Counts one finished request from its log entry (http.ts writes one per request). */
@@ -175,37 +133,50 @@ export class ThreadMetrics {
     onLevelsIndexed(null);
   }
 
-  async json(): Promise<MetricsJson> {
-    const out = (await this.registry.getMetricsAsJSON()) as MetricsJson;
-    out.push(this.duration.json(), this.indexing.json());
-    return out;
+  /** This thread's metrics now (the event-loop delay restarts from here). */
+  json(): MetricsJson {
+    const thread = String(this.thread);
+    const requests = [...this.requestTally].map(([k, n]) => ({ labels: { transport: k & 4 ? 'ws' : 'http', status: String(k >> 3), kind: KINDS[k & 3] }, value: n }));
+    const errors = [...this.errorTally].map(([code, n]) => ({ labels: { code }, value: n }));
+    const delay = this.delay.count > 0 ? this.delay.percentile(99) / 1e9 : 0;
+    this.delay.reset();
+    return [
+      metric('jpipd_requests_total', 'JPIP requests answered, by transport (http, ws), status and kind (jpp, error, other)', 'counter', requests),
+      metric('jpipd_response_bytes_total', 'JPP-stream body bytes of the responses', 'counter', [{ labels: {}, value: this.bytesTally }]),
+      metric('jpipd_errors_total', 'Error responses by stable error code (docs/errors.md)', 'counter', errors),
+      metric('jpipd_sessions', 'Open JPIP sessions, per front-end thread', 'gauge', [{ labels: { thread }, value: this.sessions() }]),
+      metric('jpipd_event_loop_delay_seconds', 'Event-loop delay of each front-end thread since the previous scrape (p99)', 'gauge', [{ labels: { thread }, value: delay }]),
+      this.duration.json(),
+      this.indexing.json(),
+    ];
   }
 }
 
-/** Gauges only the main thread knows: the shared index registry, the pool and the front ends. */
-export function serverGauges(read: () => { indexBytes: number; images: number; poolQueue: number; poolCompleted: number; poolThreads: number; fronts: number }): Registry {
-  const registry = new Registry();
-  const registers = [registry];
-  const g = (name: string, help: string, pick: (s: ReturnType<typeof read>) => number): void => {
-    new Gauge({
-      name,
-      help,
-      registers,
-      collect() {
-        this.set(pick(read()));
-      },
-    });
-  };
-  g('jpipd_index_bytes', 'Bytes of the shared packet indexes', (s) => s.indexBytes);
-  g('jpipd_index_images', 'Codestream indexes held by the registry', (s) => s.images);
-  g('jpipd_pool_queue_depth', 'Pool tasks waiting for a thread', (s) => s.poolQueue);
-  g('jpipd_pool_tasks_completed', 'Pool tasks completed since start', (s) => s.poolCompleted);
-  g('jpipd_pool_threads', 'Pool threads running', (s) => s.poolThreads);
-  g('jpipd_front_ends_accepting', 'Front-end threads accepting connections', (s) => s.fronts);
-  return registry;
+/** What the main thread alone knows: the shared index registry, the pool and the front ends. */
+export interface ServerFigures {
+  indexBytes: number;
+  images: number;
+  poolQueue: number;
+  poolCompleted: number;
+  poolThreads: number;
+  fronts: number;
 }
 
-/** Merges the threads' metrics into the Prometheus text format. */
+/** The main thread's gauges now. */
+export function serverGauges(s: ServerFigures): MetricsJson {
+  const g = (name: string, help: string, value: number): Metric => metric(name, help, 'gauge', [{ labels: {}, value }]);
+  return [
+    g('jpipd_index_bytes', 'Bytes of the shared packet indexes', s.indexBytes),
+    g('jpipd_index_images', 'Codestream indexes held by the registry', s.images),
+    g('jpipd_pool_queue_depth', 'Pool tasks waiting for a thread', s.poolQueue),
+    g('jpipd_pool_tasks_completed', 'Pool tasks completed since start', s.poolCompleted),
+    g('jpipd_pool_threads', 'Pool threads running', s.poolThreads),
+    g('jpipd_front_ends_accepting', 'Front-end threads accepting connections', s.fronts),
+  ];
+}
+
+/** Merges the threads' metrics into the Prometheus text format (prom-client loaded on first use). */
 export async function mergeMetrics(parts: MetricsJson[]): Promise<string> {
+  const { AggregatorRegistry } = await import('prom-client');
   return AggregatorRegistry.aggregate(parts as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
 }

@@ -175,13 +175,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const wanted = relay || opts.port ? (opts.port ?? 0) : await freePort(host);
     const viewer = { root: fs.realpathSync(opts.root), listing: opts.listing !== false };
     // Metrics: the main thread's counters, the gauges only it knows, and every worker front end's.
-    const gauges = serverGauges(() => {
+    const figures = (): MetricsJson => {
       const r = h.registry.stats();
       const p = h.pool.stats();
-      return { indexBytes: r.indexBytes, images: r.images, poolQueue: p.queued, poolCompleted: p.completed, poolThreads: p.threads, fronts: fronts?.count ?? 1 };
-    });
-    const scrape = async (): Promise<string> =>
-      mergeMetrics([await thread.json(), (await gauges.getMetricsAsJSON()) as MetricsJson, ...((await fronts?.metricsJson()) ?? [])]);
+      return serverGauges({ indexBytes: r.indexBytes, images: r.images, poolQueue: p.queued, poolCompleted: p.completed, poolThreads: p.threads, fronts: fronts?.count ?? 1 });
+    };
+    const scrape = async (): Promise<string> => mergeMetrics([thread.json(), figures(), ...((await fronts?.metricsJson()) ?? [])]);
     front = await startFrontEnd(h.service, { host, port: relay ? 0 : wanted, unixPath, log: opts.log, tls: opts.tls, viewer, metrics: { thread, scrape }, trustProxy: opts.trustProxy });
     const port = relay ? 0 : front.port;
     // Behind the relay there is one front end: the relay owns the port and is one thread anyway.
