@@ -11,6 +11,7 @@
 import { corrupt, overLimit, unsupported } from '../errors.js';
 import type { ByteSource } from '../bytes/source.js';
 import type { TileComponentGeometry, TileGeometry } from './types.js';
+import { pow2 } from './geometry.js';
 
 /** Code-block style bits (15444-1 Table A.19; 15444-15 Table A.4 for HT). */
 export const CB_BYPASS = 0x01;
@@ -191,9 +192,9 @@ interface PrecinctState {
 /** Subband extent on the subband grid (15444-1 B.5, equation B-15). */
 function bandExtent(tc: TileComponentGeometry, r: number, xob: number, yob: number): { x0: number; y0: number; x1: number; y1: number } {
   const nb = r === 0 ? tc.style.NL : tc.style.NL - r + 1;
-  const s = 2 ** nb;
-  const ox = r === 0 ? 0 : xob * 2 ** (nb - 1);
-  const oy = r === 0 ? 0 : yob * 2 ** (nb - 1);
+  const s = pow2(nb);
+  const ox = r === 0 ? 0 : xob * pow2(nb - 1);
+  const oy = r === 0 ? 0 : yob * pow2(nb - 1);
   return {
     x0: Math.ceil((tc.x0 - ox) / s),
     y0: Math.ceil((tc.y0 - oy) / s),
@@ -220,10 +221,10 @@ export function precinctCodeBlocks(tc: TileComponentGeometry, r: number, p: numb
   if (r > 0 && (PPx === 0 || PPy === 0)) throw corrupt(`precinct size 2^0 at resolution ${r} > 0`);
   const xcb = Math.min(tc.style.xcb, r === 0 ? PPx : PPx - 1);
   const ycb = Math.min(tc.style.ycb, r === 0 ? PPy : PPy - 1);
-  const pw = 2 ** (r === 0 ? PPx : PPx - 1);
-  const ph = 2 ** (r === 0 ? PPy : PPy - 1);
-  const px = Math.floor(res.x0 / 2 ** PPx) + (p % res.npx);
-  const py = Math.floor(res.y0 / 2 ** PPy) + Math.floor(p / res.npx);
+  const pw = pow2(r === 0 ? PPx : PPx - 1);
+  const ph = pow2(r === 0 ? PPy : PPy - 1);
+  const px = Math.floor(res.x0 / pow2(PPx)) + (p % res.npx);
+  const py = Math.floor(res.y0 / pow2(PPy)) + Math.floor(p / res.npx);
   const out: Array<{ w: number; h: number }> = [];
   for (const [xob, yob] of r === 0 ? BANDS_R0 : BANDS_R) {
     const b = bandExtent(tc, r, xob, yob);
@@ -236,8 +237,8 @@ export function precinctCodeBlocks(tc: TileComponentGeometry, r: number, p: numb
       continue;
     }
     out.push({
-      w: Math.ceil(x1 / 2 ** xcb) - Math.floor(x0 / 2 ** xcb),
-      h: Math.ceil(y1 / 2 ** ycb) - Math.floor(y0 / 2 ** ycb),
+      w: Math.ceil(x1 / pow2(xcb)) - Math.floor(x0 / pow2(xcb)),
+      h: Math.ceil(y1 / pow2(ycb)) - Math.floor(y0 / pow2(ycb)),
     });
   }
   return out;

@@ -10,6 +10,7 @@
  */
 import { overLimit } from '../errors.js';
 import { Progression, type PacketOrder, type Poc, type TileComponentGeometry, type TileGeometry } from './types.js';
+import { pow2 } from './geometry.js';
 
 /** Most packets accepted in one tile. */
 export const MAX_PACKETS_PER_TILE = 1 << 24;
@@ -78,10 +79,10 @@ function precinctsAt(tile: TileGeometry, tc: TileComponentGeometry, r: number, i
   const res = tc.resolutions[r];
   if (res.npx === 0 || res.npy === 0) return;
   const n = tc.style.NL - r;
-  const stepX = tc.XRsiz * 2 ** (res.PPx + n);
-  const stepY = tc.YRsiz * 2 ** (res.PPy + n);
-  const px0 = Math.floor(res.x0 / 2 ** res.PPx);
-  const py0 = Math.floor(res.y0 / 2 ** res.PPy);
+  const stepX = tc.XRsiz * pow2(res.PPx + n);
+  const stepY = tc.YRsiz * pow2(res.PPy + n);
+  const px0 = Math.floor(res.x0 / pow2(res.PPx));
+  const py0 = Math.floor(res.y0 / pow2(res.PPy));
   for (let py = 0; py < res.npy; py++) {
     const y = Math.max(tile.y0, (py0 + py) * stepY);
     for (let px = 0; px < res.npx; px++) {

@@ -5,7 +5,7 @@
  */
 import type { Round } from './request.js';
 import type { Siz, TileGeometry } from '../j2k/types.js';
-import { frameSize, numTilesX, numTilesY } from '../j2k/geometry.js';
+import { frameSize, numTilesX, numTilesY, pow2 } from '../j2k/geometry.js';
 
 /** The frame chosen for a request: discard levels and its size (notes §6.1). */
 export interface Frame {
@@ -98,7 +98,7 @@ export const isEmpty = (r: Rect): boolean => r.x1 <= r.x0 || r.y1 <= r.y0;
 
 /** Converts a region of the d-reduced frame to the reference grid (notes §6.2), clipped to the image area. */
 export function frameRegionToCanvas(siz: Siz, d: number, r: Rect): Rect {
-  const s = 2 ** d;
+  const s = pow2(d);
   const ox = Math.ceil(siz.XOsiz / s);
   const oy = Math.ceil(siz.YOsiz / s);
   return {
@@ -127,6 +127,7 @@ export interface PrecinctSpan {
  * (notes §6.3 step 4). 5-3: x[2k+1] needs H[k-1..k+1] and L[k..k+1]; 9-7: four lifting steps.
  * Both values are one sample more than the filter needs, as a safety margin.
  */
+
 export function synthesisMargin(transform: number): number {
   return transform === 1 ? 2 : 4;
 }
@@ -156,7 +157,7 @@ export function tilePrecinctSpans(tile: TileGeometry, canvas: Rect, d: number, c
     const cy0 = Math.floor(Y0 / tc.YRsiz);
     const cx1 = Math.ceil(X1 / tc.XRsiz);
     const cy1 = Math.ceil(Y1 / tc.YRsiz);
-    const scale = 2 ** (NL - top);
+    const scale = pow2(NL - top);
     let a0 = Math.floor(cx0 / scale);
     let b0 = Math.floor(cy0 / scale);
     let a1 = Math.ceil(cx1 / scale);
@@ -176,19 +177,19 @@ export function tilePrecinctSpans(tile: TileGeometry, canvas: Rect, d: number, c
         sx1 = Math.ceil(a1 / 2) + m;
         sy1 = Math.ceil(b1 / 2) + m;
         // A precinct of 2^PPx resolution samples covers 2^(PPx-1) subband samples (15444-1 B.6).
-        pw = 2 ** (res.PPx - 1);
-        ph = 2 ** (res.PPy - 1);
+        pw = pow2(res.PPx - 1);
+        ph = pow2(res.PPy - 1);
       } else {
         sx0 = a0;
         sy0 = b0;
         sx1 = a1;
         sy1 = b1;
-        pw = 2 ** res.PPx;
-        ph = 2 ** res.PPy;
+        pw = pow2(res.PPx);
+        ph = pow2(res.PPy);
       }
       // Precinct grid anchored at 0; the tile-component's first precinct is column floor(trx0/2^PPx).
-      const firstCol = Math.floor(res.x0 / 2 ** res.PPx);
-      const firstRow = Math.floor(res.y0 / 2 ** res.PPy);
+      const firstCol = Math.floor(res.x0 / pow2(res.PPx));
+      const firstRow = Math.floor(res.y0 / pow2(res.PPy));
       const px0 = Math.max(0, Math.floor(Math.max(sx0, 0) / pw) - firstCol);
       const py0 = Math.max(0, Math.floor(Math.max(sy0, 0) / ph) - firstRow);
       const px1 = Math.min(res.npx, Math.floor((Math.max(sx1, 1) - 1) / pw) + 1 - firstCol);
