@@ -205,6 +205,12 @@ async function serve(argv: string[]): Promise<number> {
   const examples = listImages(root, 5);
   log.info({ event: 'listening', url: base, root: '.', threads, cacheDir, node: c.node ?? undefined }, 'jpipd listening');
   if (!privateCacheDir(cacheDir)) log.warn({ event: 'cache-dir-refused', cacheDir }, 'the cache folder is not private (owned by you, not writable by others): running without index cache files');
+  if (threads > minThreads && reuseportMigration() === false) {
+    log.warn(
+      { event: 'reuseport-migration-off' },
+      'pausing an extra front end closes its listening socket, and Linux resets a connection still waiting in that socket\'s queue unless net.ipv4.tcp_migrate_req=1 (Linux >= 5.14); set it, or --min-threads equal to --threads',
+    );
+  }
   // Plain writes: process.stderr would load the stream machinery into an otherwise idle server.
   let hints = `jpipd serving ${root} on ${base} (up to ${threads} front-end threads)\n`;
   for (const rel of examples) hints += `  try: curl -s '${base}/${rel}?cnew=http&type=jpp-stream&fsiz=256,256,round-down&len=65536' -D - -o /dev/null\n`;
@@ -232,6 +238,18 @@ async function serve(argv: string[]): Promise<number> {
   log.info({ event: 'stopped' });
   log.flush();
   return 0;
+}
+
+/**
+ * Whether Linux moves connections waiting in a closed SO_REUSEPORT listener's queue to another
+ * listener of its group (net.ipv4.tcp_migrate_req); null when unknown (not Linux, older kernel).
+ */
+function reuseportMigration(): boolean | null {
+  try {
+    return fs.readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim() !== '0';
+  } catch {
+    return null;
+  }
 }
 
 /** Image files under a folder (relative paths), for the start-up hints. */

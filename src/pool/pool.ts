@@ -12,7 +12,7 @@ import { JpipdError } from '../errors.js';
 import { levelsIndexed } from '../packet-index/timing.js';
 import { afterWorkerStart } from './young-generation.js';
 import type { FaultPlan } from './faults.js';
-import type { IndexResult, IndexTask, OpenResult, OpenTask, WarmResult, WarmTask } from './messages.js';
+import type { IndexResult, IndexTask, OpenResult, OpenTask, Task, WarmResult, WarmTask } from './messages.js';
 
 /** Pool options. */
 export interface PoolOptions {
@@ -51,6 +51,14 @@ function workerFile(): string {
   const here = new URL(import.meta.url);
   const ext = here.pathname.endsWith('.ts') ? '.ts' : '.js';
   return new URL(`./worker${ext}`, here).href;
+}
+
+type TaskListener = (kind: Task['kind'], seconds: number) => void;
+let taskListener: TaskListener | null = null;
+
+/** Sets (or clears) the listener told each finished task's kind and time, queue wait included (metrics). */
+export function onPoolTask(l: TaskListener | null): void {
+  taskListener = l;
 }
 
 /** A Piscina pool running open and serve tasks. */
@@ -93,8 +101,11 @@ export class WorkerPool {
     const piscina = await this.pool;
     for (let attempt = 0; ; attempt++) {
       if (piscina.queueSize >= this.maxQueue) throw new JpipdError('ERR_BUSY', 'the server is busy; try again');
+      const t0 = performance.now();
       try {
-        return (await piscina.run(task)) as T;
+        const r = (await piscina.run(task)) as T;
+        taskListener?.(task.kind, (performance.now() - t0) / 1000);
+        return r;
       } catch (e) {
         if (attempt >= this.retries) throw e;
         this.retried++;

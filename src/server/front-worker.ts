@@ -57,7 +57,7 @@ const eluTimer = setInterval(() => {
 eluTimer.unref();
 
 // Metrics: this thread counts its requests; a scrape here asks the main thread for the whole server's.
-const metrics = new ThreadMetrics(data.index, () => service.sessions.size);
+const metrics = new ThreadMetrics(data.index, () => ({ sessions: service.sessions.size, channels: service.sessions.channelCount }));
 const scrapes = new Map<number, (text: string | null) => void>();
 let scrapeId = 1;
 const scrape = (): Promise<string> =>

@@ -10,6 +10,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { onLevelsIndexed } from '../packet-index/timing.js';
+import { onPoolTask } from '../pool/pool.js';
 
 /** Serialisable metrics of one thread (prom-client's getMetricsAsJSON form). */
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -77,6 +78,8 @@ class HistogramTally {
 
 /** Where levels are indexed (label values of jpipd_index_level_seconds). */
 const INDEXED_WHERE = ['inline', 'pool'] as const;
+/** Pool task kinds (label values of jpipd_pool_task_seconds). */
+const TASK_KINDS = ['open', 'index', 'warm'] as const;
 
 /**
  * One front-end thread's metrics, fed from its request log entries and from the levels it (or, on
@@ -107,11 +110,21 @@ export class ThreadMetrics {
     [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
   );
 
+  private readonly poolTasks = new HistogramTally(
+    'jpipd_pool_task_seconds',
+    'Pool tasks from submission to result (queue wait included), by kind: open (a layout), index (resolution levels), warm (jpipd index)',
+    'kind',
+    TASK_KINDS,
+    [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
+  );
+
   constructor(
     private readonly thread: number,
-    private readonly sessions: () => number,
+    private readonly sessions: () => { sessions: number; channels: number },
   ) {
     this.delay.enable();
+    // The pool lives on the main thread: every front end's pool tasks count on its metrics.
+    onPoolTask((kind, seconds) => this.poolTasks.observe(TASK_KINDS.indexOf(kind), seconds));
     // Levels built on this thread, and (main thread) by the pool for every front end.
     onLevelsIndexed((levels, seconds, where) => this.indexing.observe(where === 'pool' ? 1 : 0, seconds / levels, levels));
   }
@@ -131,6 +144,7 @@ export class ThreadMetrics {
   close(): void {
     this.delay.disable();
     onLevelsIndexed(null);
+    onPoolTask(null);
   }
 
   /** This thread's metrics now (the event-loop delay restarts from here). */
@@ -140,14 +154,17 @@ export class ThreadMetrics {
     const errors = [...this.errorTally].map(([code, n]) => ({ labels: { code }, value: n }));
     const delay = this.delay.count > 0 ? this.delay.percentile(99) / 1e9 : 0;
     this.delay.reset();
+    const open = this.sessions();
     return [
       metric('jpipd_requests_total', 'JPIP requests answered, by transport (http, ws), status and kind (jpp, error, other)', 'counter', requests),
       metric('jpipd_response_bytes_total', 'JPP-stream body bytes of the responses', 'counter', [{ labels: {}, value: this.bytesTally }]),
       metric('jpipd_errors_total', 'Error responses by stable error code (docs/errors.md)', 'counter', errors),
-      metric('jpipd_sessions', 'Open JPIP sessions, per front-end thread', 'gauge', [{ labels: { thread }, value: this.sessions() }]),
+      metric('jpipd_sessions', 'Open JPIP sessions, per front-end thread', 'gauge', [{ labels: { thread }, value: open.sessions }]),
+      metric('jpipd_channels', 'Open JPIP channels (a session may have several), per front-end thread', 'gauge', [{ labels: { thread }, value: open.channels }]),
       metric('jpipd_event_loop_delay_seconds', 'Event-loop delay of each front-end thread since the previous scrape (p99)', 'gauge', [{ labels: { thread }, value: delay }]),
       this.duration.json(),
       this.indexing.json(),
+      this.poolTasks.json(),
     ];
   }
 }

@@ -165,7 +165,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   // The keep-alive relay speaks plain TCP to clients: TLS is terminated by uWebSockets.js only.
   if (relay && opts.tls) throw new Error('--keep-alive-s above 10 cannot be combined with TLS (--cert/--key)');
   const unixPath = relay ? path.join(os.tmpdir(), `jpipd-${process.pid}-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}.sock`) : undefined;
-  const thread = new ThreadMetrics(0, () => h.service.sessions.size);
+  const thread = new ThreadMetrics(0, () => ({ sessions: h.service.sessions.size, channels: h.service.sessions.channelCount }));
   let front: FrontEnd | undefined;
   let sequencer: Sequencer | undefined;
   let fronts: FrontEnds | undefined;

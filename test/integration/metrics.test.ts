@@ -1,7 +1,7 @@
 /**
  * /metrics on a real two-front-end server: after traffic on both threads, a scrape — whichever thread
  * answers it — shows the expected counters summed over the threads (requests by status and kind,
- * errors by code, body bytes, latency histogram), per-thread gauges (sessions, event-loop delay) and
+ * errors by code, body bytes, latency histogram), per-thread gauges (sessions, channels, event-loop delay) and
  * the main thread's gauges (index, pool, front ends), in the Prometheus text format.
  */
 import assert from 'node:assert/strict';
@@ -71,6 +71,7 @@ describe('metrics', () => {
         assert.ok(fast >= 0 && fast <= ok + 2, 'buckets are cumulative');
         for (const t of ['0', '1']) {
           assert.notEqual(sample(m.body, 'jpipd_sessions', `{thread="${t}"}`), undefined, `sessions of thread ${t}`);
+          assert.notEqual(sample(m.body, 'jpipd_channels', `{thread="${t}"}`), undefined, `channels of thread ${t}`);
           assert.notEqual(sample(m.body, 'jpipd_event_loop_delay_seconds', `{thread="${t}"}`), undefined, `loop delay of thread ${t}`);
         }
         assert.ok((sample(m.body, 'jpipd_index_images') ?? 0) >= 1);
@@ -79,6 +80,21 @@ describe('metrics', () => {
         assert.equal(sample(m.body, 'jpipd_front_ends_accepting'), 2);
         assert.match(m.body, /# TYPE jpipd_requests_total counter/);
       }
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('times the pool: its tasks by kind, and the levels it indexes', { timeout: 60_000 }, async () => {
+    // Nothing opened or indexed inline: every layout and level goes through the pool.
+    const srv = await startTestServer({ threads: 1, inlineBudget: { maxReads: 0, maxLinks: 0, maxCacheFileBytes: 0 }, inlineIndexBytes: 0 });
+    try {
+      for (const f of ['gray1000-rpcl-p64-l4.j2k', 'gray1000-noplt.j2k']) assert.equal((await freshGet(srv.port, `/${f}?type=jpp-stream&fsiz=1000,1000&len=2000`)).status, 200);
+      const m = await freshGet(srv.port, '/metrics');
+      assert.equal(sample(m.body, 'jpipd_pool_task_seconds_count', '{kind="open"}'), 2, 'one open task per image');
+      assert.ok((sample(m.body, 'jpipd_pool_task_seconds_count', '{kind="index"}') ?? 0) >= 2, 'index tasks');
+      assert.ok((sample(m.body, 'jpipd_index_level_seconds_count', '{where="pool"}') ?? 0) >= 2, 'levels indexed by the pool');
+      assert.equal(sample(m.body, 'jpipd_index_level_seconds_count', '{where="inline"}'), undefined, 'none inline');
     } finally {
       await srv.stop();
     }
