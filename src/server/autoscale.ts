@@ -10,7 +10,9 @@
  *    one raised movie responses/s by 33 %;
  *  - **keep it only if it pays**: after TRIAL_SETTLE_PERIODS, the response rate over
  *    TRIAL_EVAL_PERIODS must beat the rate before the start by TRIAL_MIN_GAIN, or the front end is
- *    paused again and no other is tried for BACKOFF_PERIODS. On 2 cores shared with a load generator
+ *    paused again and no other is tried for BACKOFF_PERIODS — twice as long after each further
+ *    trial that does not pay (up to MAX_BACKOFF_PERIODS), so a load a second thread cannot help
+ *    stops paying for trials. On 2 cores shared with a load generator
  *    a second front end at 16 clients gained ≤ 5 % throughput and cost 15–20 % more CPU per response
  *    (random 256² windows: 0.198 against 0.166–0.172 ms); at 100 clients it gained 8–33 %;
  *  - **pause extra ones when idle** (mean utilisation under IDLE_ELU for IDLE_PERIODS), so a server
@@ -47,8 +49,16 @@ export const TRIAL_SETTLE_PERIODS = 2;
 export const TRIAL_EVAL_PERIODS = 6;
 /** Gain in responses/s a new front end must bring to be kept. */
 export const TRIAL_MIN_GAIN = 0.1;
-/** Periods without another start after one did not pay (30 s). */
+/**
+ * Periods without another start after one did not pay (30 s), doubled after each further trial that
+ * does not pay, up to MAX_BACKOFF_PERIODS; a trial that pays starts over at 30 s. Under steady load on
+ * 2 cores shared with a load generator, every trial at 16 clients failed and each cost its 4 s of two
+ * competing front ends: one front end throughout spent 0.140 ms of CPU per small window against 0.169
+ * with trials every 34 s, and p99 7.1 against 8.5 ms (native-free-bench/matrix.ts, 3 runs of 10 s).
+ */
 export const BACKOFF_PERIODS = 60;
+/** The longest wait between trials that do not pay (5 min). */
+export const MAX_BACKOFF_PERIODS = 600;
 /** Utilisation under which the front ends count as idle … */
 export const IDLE_ELU = 0.05;
 /** … for this many periods (5 s) before an extra one is paused. */
@@ -83,6 +93,8 @@ export class ScalePolicy {
   private streak = 0;
   private idle = 0;
   private backoffUntil = 0;
+  /** The wait after the next trial that does not pay. */
+  private backoff = BACKOFF_PERIODS;
   private readonly recent: number[] = [];
   private trial: { baseline: number; periods: number; served: number } | null = null;
 
@@ -116,8 +128,13 @@ export class ScalePolicy {
     this.trial = null;
     this.streak = 0;
     this.idle = 0;
-    if (t.served / TRIAL_EVAL_PERIODS >= t.baseline * (1 + TRIAL_MIN_GAIN) || p.active <= p.min) return null;
-    this.backoffUntil = this.period + BACKOFF_PERIODS;
+    if (t.served / TRIAL_EVAL_PERIODS >= t.baseline * (1 + TRIAL_MIN_GAIN)) {
+      this.backoff = BACKOFF_PERIODS;
+      return null;
+    }
+    if (p.active <= p.min) return null;
+    this.backoffUntil = this.period + this.backoff;
+    this.backoff = Math.min(2 * this.backoff, MAX_BACKOFF_PERIODS);
     return 'pause';
   }
 

@@ -4,6 +4,7 @@ import {
   AUTOSCALE_SUSTAIN_PERIODS,
   BACKOFF_PERIODS,
   IDLE_PERIODS,
+  MAX_BACKOFF_PERIODS,
   ScalePolicy,
   TRIAL_EVAL_PERIODS,
   TRIAL_SETTLE_PERIODS,
@@ -48,6 +49,46 @@ describe('autoscale policy', () => {
     assert.equal(d.length, 3);
     assert.equal(d[2][1], 'add');
     assert.ok(d[2][0] >= n - 1 + trial + BACKOFF_PERIODS, `retried at period ${d[2][0]}`);
+  });
+
+  it('waits twice as long after each trial that does not pay, up to the cap; a trial that pays starts over', () => {
+    const p = new ScalePolicy();
+    const n = AUTOSCALE_SUSTAIN_PERIODS;
+    const trial = TRIAL_SETTLE_PERIODS + TRIAL_EVAL_PERIODS;
+    // Steady load that a second front end does not help: judge every trial a failure.
+    const decisions: Array<[number, Decision]> = [];
+    let active = 1;
+    for (let i = 0; i < 4000; i++) {
+      const d = p.next(busy(1000, active));
+      if (d === 'add') active = 2;
+      if (d === 'pause') active = 1;
+      if (d) decisions.push([i, d]);
+    }
+    const adds = decisions.filter(([, d]) => d === 'add').map(([i]) => i);
+    const gaps = adds.slice(1).map((a, k) => a - adds[k] - trial);
+    // Each wait: the backoff (doubling from BACKOFF_PERIODS to MAX_BACKOFF_PERIODS) plus the sustain periods.
+    const expected = [BACKOFF_PERIODS, 2 * BACKOFF_PERIODS, 4 * BACKOFF_PERIODS, 8 * BACKOFF_PERIODS, MAX_BACKOFF_PERIODS, MAX_BACKOFF_PERIODS];
+    assert.ok(gaps.length >= expected.length, `${adds.length} trials`);
+    expected.forEach((b, k) => assert.ok(gaps[k] >= Math.min(b, MAX_BACKOFF_PERIODS) && gaps[k] <= Math.min(b, MAX_BACKOFF_PERIODS) + n, `wait ${k}: ${gaps[k]} periods, backoff ${b}`));
+    // A trial that pays resets the wait.
+    const q = new ScalePolicy();
+    let i = 0;
+    const feed = (period: Period): Decision => (i++, q.next(period));
+    const failOnce = (): void => {
+      for (let k = 0; k < 2000 && feed(busy(1000, 1)) !== 'add'; k++);
+      for (let k = 0; k < trial; k++) feed(busy(1000, 2));
+    };
+    failOnce();
+    failOnce(); // the wait is now 2 × BACKOFF_PERIODS
+    for (let k = 0; k < 2000 && feed(busy(1000, 1)) !== 'add'; k++);
+    for (let k = 0; k < trial; k++) assert.notEqual(feed(busy(1500, 2)), 'pause', 'a trial that pays is kept');
+    // Back to one front end (it went idle), then a failed trial waits BACKOFF_PERIODS again.
+    for (let k = 0; k < IDLE_PERIODS; k++) feed(idle(2));
+    for (let k = 0; k < 2000 && feed(busy(1000, 1)) !== 'add'; k++);
+    for (let k = 0; k < trial; k++) feed(busy(1000, 2));
+    const from = i;
+    for (let k = 0; k < 2000 && feed(busy(1000, 1)) !== 'add'; k++);
+    assert.ok(i - from <= BACKOFF_PERIODS + n, `retried after ${i - from} periods`);
   });
 
   it('does not add without a free core, or past the maximum', () => {
