@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { parseArgs, intOption, stringOption, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { JsonLog, LOG_LEVELS, type LogLevel } from './log.js';
 import { privateCacheDir } from '../io/index-cache.js';
+import { reuseportMigration } from '../io/kernel.js';
 import { NODE_NAME } from '../jpip/sessions.js';
 
 const USAGE = `usage:
@@ -205,10 +206,10 @@ async function serve(argv: string[]): Promise<number> {
   const examples = listImages(root, 5);
   log.info({ event: 'listening', url: base, root: '.', threads, cacheDir, node: c.node ?? undefined }, 'jpipd listening');
   if (!privateCacheDir(cacheDir)) log.warn({ event: 'cache-dir-refused', cacheDir }, 'the cache folder is not private (owned by you, not writable by others): running without index cache files');
-  if (threads > minThreads && reuseportMigration() === false) {
+  if (threads > minThreads && reuseportMigration() !== true) {
     log.warn(
       { event: 'reuseport-migration-off' },
-      'pausing an extra front end closes its listening socket, and Linux resets a connection still waiting in that socket\'s queue unless net.ipv4.tcp_migrate_req=1 (Linux >= 5.14); set it, or --min-threads equal to --threads',
+      'net.ipv4.tcp_migrate_req is not 1: closing a listening socket would reset the connections in its queue, so extra front ends are tried only with a free core and paused only when idle; set it (Linux >= 5.14) to let the autoscaler also try them on a saturated machine',
     );
   }
   // Plain writes: process.stderr would load the stream machinery into an otherwise idle server.
@@ -238,18 +239,6 @@ async function serve(argv: string[]): Promise<number> {
   log.info({ event: 'stopped' });
   log.flush();
   return 0;
-}
-
-/**
- * Whether Linux moves connections waiting in a closed SO_REUSEPORT listener's queue to another
- * listener of its group (net.ipv4.tcp_migrate_req); null when unknown (not Linux, older kernel).
- */
-function reuseportMigration(): boolean | null {
-  try {
-    return fs.readFileSync('/proc/sys/net/ipv4/tcp_migrate_req', 'utf8').trim() !== '0';
-  } catch {
-    return null;
-  }
 }
 
 /** Image files under a folder (relative paths), for the start-up hints. */

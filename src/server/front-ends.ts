@@ -20,6 +20,7 @@ import { afterWorkerStart } from '../pool/young-generation.js';
 import { serviceSettings, type Harness, type ServerOptions } from './server.js';
 import type { FrontEnd } from './front-end.js';
 import { AUTOSCALE_PERIOD_MS, ScalePolicy } from './autoscale.js';
+import { reuseportMigration } from '../io/kernel.js';
 import type { MetricsJson } from './metrics.js';
 
 /** Idle and total CPU time of the machine so far (ms, summed over cores). */
@@ -130,7 +131,7 @@ export class FrontEnds {
   ) {
     this.max = opts.threads !== undefined ? Math.min(opts.threads, h.threads) : h.threads;
     this.min = 1;
-    this.policy = new ScalePolicy(opts.autoscaleFreeCores);
+    this.policy = new ScalePolicy(opts.autoscaleFreeCores, opts.autoscalePauseUnderLoad ?? reuseportMigration() === true);
     this.forwarder.serve(h.service);
     h.service.forwardTo((n, inc) => this.forwarder.forward(n, inc));
     const evict = h.registry.onEvict;

@@ -34,6 +34,11 @@ export interface ServerOptions {
   minThreads?: number;
   /** Idle cores the machine needs before another front end starts (default 0.5; 0: busy-ness only). */
   autoscaleFreeCores?: number;
+  /**
+   * Whether a front end may be paused under load (default: when the kernel migrates queued
+   * connections of a closed listening socket, net.ipv4.tcp_migrate_req=1; see server/autoscale.ts).
+   */
+  autoscalePauseUnderLoad?: boolean;
   /** List the images under the root at /viewer/images.json for the browser viewer (default true). */
   listing?: boolean;
   /** Node name behind a reverse proxy (ServiceOptions.node): prefixes channel ids, names channel paths. */

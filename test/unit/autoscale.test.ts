@@ -91,6 +91,27 @@ describe('autoscale policy', () => {
     assert.ok(i - from <= BACKOFF_PERIODS + n, `retried after ${i - from} periods`);
   });
 
+  it('where a pause under load would reset connections: tries only with a free core, and undoes a trial only when idle', () => {
+    const p = new ScalePolicy(undefined, false);
+    const saturatedNoCore = (active = 1): Period => ({ ...busy(1000, active), meanElu: 0.99, idleCores: 0.2 });
+    assert.deepEqual(run(p, Array.from({ length: 40 }, () => saturatedNoCore())), [], 'saturation alone is not enough');
+    const q = new ScalePolicy(undefined, false);
+    const n = AUTOSCALE_SUSTAIN_PERIODS;
+    const trial = TRIAL_SETTLE_PERIODS + TRIAL_EVAL_PERIODS;
+    const d = run(q, [
+      ...Array.from({ length: n }, () => busy(1000)), // a free core: tried
+      ...Array.from({ length: trial + 200 }, () => busy(1000, 2)), // it does not pay: kept while loaded
+      ...Array.from({ length: IDLE_PERIODS }, () => idle(2)), // paused once idle
+    ]);
+    assert.deepEqual(d, [
+      [n - 1, 'add'],
+      [n + trial + 200 + IDLE_PERIODS - 1, 'pause'],
+    ]);
+    // With saturation counted (the kernel migrates queued connections) the same trial is paused at once.
+    const r = new ScalePolicy(undefined, true);
+    assert.deepEqual(run(r, [...Array.from({ length: n }, () => busy(1000)), ...Array.from({ length: trial }, () => busy(1000, 2))]).map(([, x]) => x), ['add', 'pause']);
+  });
+
   it('does not add without a free core, or past the maximum', () => {
     const p = new ScalePolicy();
     assert.deepEqual(run(p, Array.from({ length: 20 }, () => ({ ...busy(1000), meanElu: 0.8, idleCores: 0.3 }))), []);
