@@ -3,7 +3,8 @@
  * ports rewritten, in front of two `jpipd serve --node n1|n2 --trust-proxy` processes on 127.0.0.1.
  * Channels opened through the proxy land on both nodes; each is continued over new connections,
  * by its path (jpip/<node>) and by cid= alone, over HTTP and over WebSocket, and every response is
- * byte-identical to the same requests sent to one node directly. When a node stops, its channels
+ * byte-identical to the same requests sent to one node directly; HTTP/1.0 clients without Host are
+ * answered through the proxy. When a node stops, its channels
  * get 404 from the backup node and new channels open on the node left. Skipped (with the reason)
  * when nginx is not installed (Debian: apt-get install nginx-light).
  */
@@ -221,6 +222,21 @@ describe('scale-out: two nodes behind nginx', { skip: NGINX ? false : 'nginx is 
       assert.equal(r.head.status, 200, `continuation ${i} on a new socket`);
       assert.ok(r.body.length > 0);
     }
+  });
+
+  it('answers HTTP/1.0 clients without Host (which uWebSockets.js alone leaves unanswered)', { timeout: 30_000 }, async () => {
+    const raw = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(proxyPort, '127.0.0.1', () => s.write(`GET /${IMAGE}?type=jpp-stream&fsiz=125,125&len=500 HTTP/1.0\r\n\r\n`));
+      let buf = '';
+      s.on('data', (d: Buffer) => (buf += d.toString('latin1')));
+      s.on('close', () => resolve(buf));
+      s.on('error', reject);
+      s.setTimeout(10_000, () => s.destroy(new Error('no answer')));
+    });
+    assert.match(raw, /^HTTP\/1\.[01] 200 /);
+    assert.match(raw, /\r\nContent-Type: image\/jpp-stream\r\n/i);
+    const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+    assert.ok(body.length > 0 && body.length <= 500 + 3, `a JPP body within len (${body.length} bytes)`);
   });
 
   it('when a node stops, its channels get 404 and new channels open on the other', { timeout: 60_000 }, async () => {
