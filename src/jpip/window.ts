@@ -127,7 +127,6 @@ export interface PrecinctSpan {
  * (notes §6.3 step 4). 5-3: x[2k+1] needs H[k-1..k+1] and L[k..k+1]; 9-7: four lifting steps.
  * Both values are one sample more than the filter needs, as a safety margin.
  */
-
 export function synthesisMargin(transform: number): number {
   return transform === 1 ? 2 : 4;
 }

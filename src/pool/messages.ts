@@ -44,7 +44,6 @@ export interface IndexTask {
   sab: SharedArrayBuffer;
 }
 
-/** Result of an IndexTask. */
 /** Result of an IndexTask; `timing`: [levels, seconds] of each publish the task made (metrics). */
 export type IndexResult = { ok: true; timing?: Array<[number, number]> } | { ok: false; error: ErrorData };
 

@@ -91,7 +91,7 @@ export function startFrontEnd(service: JpipService, opts: FrontEndOptions): Prom
         userLog(e);
       }
     : userLog;
-  addWebSocketRoute(app, service, log, service.channelPath);
+  addWebSocketRoute(app, service, log);
   if (opts.viewer) addViewerRoutes(app, opts.viewer);
   const inflight: InFlight = { n: 0, served: 0 };
   if (opts.viewer) addHealthRoutes(app, { root: opts.viewer.root, stopping: () => inflight.draining === true });

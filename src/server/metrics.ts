@@ -56,8 +56,8 @@ class HistogramTally {
     this.sums[k] += v * n;
   }
 
-  json(): MetricsJson[number] {
-    const out: MetricValue<string>[] = [];
+  json(): Metric {
+    const out: Array<{ labels: Labels; value: number; metricName: string }> = [];
     this.values.forEach((value, k) => {
       const counts = this.counts[k];
       let total = 0;
@@ -67,12 +67,12 @@ class HistogramTally {
       for (let b = 0; b < counts.length; b++) {
         cumulative += counts[b];
         const le = b < this.buckets.length ? this.buckets[b] : '+Inf';
-        out.push({ labels: { le, [this.label]: value }, value: cumulative, metricName: `${this.name}_bucket` } as MetricValue<string>);
+        out.push({ labels: { le, [this.label]: value }, value: cumulative, metricName: `${this.name}_bucket` });
       }
-      out.push({ labels: { [this.label]: value }, value: this.sums[k], metricName: `${this.name}_sum` } as MetricValue<string>);
-      out.push({ labels: { [this.label]: value }, value: total, metricName: `${this.name}_count` } as MetricValue<string>);
+      out.push({ labels: { [this.label]: value }, value: this.sums[k], metricName: `${this.name}_sum` });
+      out.push({ labels: { [this.label]: value }, value: total, metricName: `${this.name}_count` });
     });
-    return { name: this.name, help: this.help, type: 'histogram', values: out, aggregator: 'sum' } as unknown as MetricsJson[number];
+    return metric(this.name, this.help, 'histogram', out);
   }
 }
 

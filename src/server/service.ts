@@ -136,6 +136,8 @@ export class JpipService {
   private readonly maxResponseBytes: number;
   private readonly sweeper: NodeJS.Timeout;
   private readonly front: number;
+  /** This server's node name (ServiceOptions.node), or '' for none. */
+  readonly node: string;
   /** The path of this server's channels (JPIP-cnew `path=`, without the leading slash). */
   readonly channelPath: string;
   private readonly tids = new Map<string, string>();
@@ -156,8 +158,9 @@ export class JpipService {
       },
     });
     this.streams = new Streams(this.catalog, opts.tables, opts.pool, opts.inlineIndexBytes);
-    this.sessions = new SessionTable<OpenFile>(opts.sessionLimits ?? DEFAULT_SESSION_LIMITS, (s) => this.ended(s), this.front, undefined, opts.node ?? '');
-    this.channelPath = opts.node ? `jpip/${opts.node}` : 'jpip';
+    this.node = opts.node ?? '';
+    this.sessions = new SessionTable<OpenFile>(opts.sessionLimits ?? DEFAULT_SESSION_LIMITS, (s) => this.ended(s), this.front, undefined, this.node);
+    this.channelPath = this.node ? `jpip/${this.node}` : 'jpip';
     this.arena = opts.arena ?? new Arena();
     this.maxResponseBytes = opts.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.sweeper = setInterval(() => this.sessions.sweep(), 10_000);

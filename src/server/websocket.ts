@@ -39,7 +39,7 @@ interface SocketState {
 }
 
 /** Adds the WebSocket route to the app. */
-export function addWebSocketRoute(app: TemplatedApp, service: JpipService, onLog: (e: Record<string, unknown>) => void, channelPath = 'jpip'): void {
+export function addWebSocketRoute(app: TemplatedApp, service: JpipService, onLog: (e: Record<string, unknown>) => void): void {
   const behavior: WebSocketBehavior<SocketState> = {
     maxPayloadLength: WS_MAX_REQUEST,
     maxBackpressure: 64 * 1024 * 1024,
@@ -88,7 +88,7 @@ export function addWebSocketRoute(app: TemplatedApp, service: JpipService, onLog
   };
   app.ws<SocketState>(WS_PATH, behavior);
   // A named node also answers at /jpip-ws/<node>, so a proxy can send a client back to its channels' node.
-  if (channelPath !== 'jpip') app.ws<SocketState>(`${WS_PATH}/${channelPath.slice('jpip/'.length)}`, behavior);
+  if (service.node) app.ws<SocketState>(`${WS_PATH}/${service.node}`, behavior);
 }
 
 /** Handles queued requests of one socket, one at a time, in order. */
