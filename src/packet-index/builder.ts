@@ -17,9 +17,9 @@ import { corrupt } from '../errors.js';
 import { BitReader, sopLength, TilePacketHeaders } from '../j2k/packet-header.js';
 import { decodePltLengths, encodePltLengths } from '../j2k/plt.js';
 import { packetOrder } from '../j2k/progression.js';
-import type { CodestreamLayout, PacketOrder, TileGeometry } from '../j2k/types.js';
+import type { CodestreamLayout, PacketOrder, TileGeometry, TilePart } from '../j2k/types.js';
 import type { SlotDirectory } from './directory.js';
-import { packedHeaders, type Span } from '../j2k/packed-headers.js';
+import { hasPackedHeaders, packedHeaders, type Span } from '../j2k/packed-headers.js';
 import { unsupported } from '../errors.js';
 
 /** Packet records of levels [from, upTo], laid out as the slots [levelStart[from], levelStart[upTo+1]). */
@@ -44,6 +44,17 @@ export interface LearntLengths {
   put(t: number, parts: Uint8Array[]): void;
   /** Persists what put() recorded (called once at the end of a build). */
   flush(): void;
+}
+
+/** A tile-part whose packet lengths need no header walk: it has PLT lists, or no packet data. */
+export const listsLengths = (tp: TilePart): boolean => tp.plt.length > 0 || tp.dataEnd === tp.dataOffset;
+
+/**
+ * Whether indexing a codestream walks in-line packet headers and keeps what it learns (LearntLengths):
+ * some tile-part with data has no PLT, and the headers are not packed (those are read from PPM/PPT).
+ */
+export function learnsLengths(layout: CodestreamLayout): boolean {
+  return !hasPackedHeaders(layout) && !layout.tileParts.every(listsLengths);
 }
 
 /**
@@ -163,7 +174,7 @@ export function buildLevels(
       }
       if (n <= stopAfter) throw corrupt(`PLT lists fewer packets than tile ${t} needs (${n} of ${stopAfter + 1})`);
     };
-    if (parts.every((tp) => tp.plt.length > 0 || tp.dataEnd === tp.dataOffset)) {
+    if (parts.every(listsLengths)) {
       fromLists((i) => parts[i].plt.map((plt) => src.read(plt.offset, plt.length)));
       continue;
     }

@@ -9,6 +9,7 @@ import { JpipdError, toErrorData } from '../errors.js';
 import { FileCache } from '../io/file-source.js';
 import { LengthsFile } from '../io/lengths-cache.js';
 import { loadTarget, stampOf, type LoadedTarget } from '../io/targets.js';
+import { learnsLengths } from '../packet-index/builder.js';
 import { CodestreamIndex, slotCount } from '../packet-index/codestream-index.js';
 import { SharedPacketIndex } from '../packet-index/shared-index.js';
 import { onLevelsIndexed } from '../packet-index/timing.js';
@@ -69,7 +70,7 @@ function runWarm(task: WarmTask): WarmResult {
     let learnt = 0;
     if (task.cacheDir) {
       for (const [cs, layout] of t.layout.codestreams.entries()) {
-        if (layout.broken || layout.tileParts.every((tp) => tp.plt.length > 0)) continue;
+        if (layout.broken || !learnsLengths(layout)) continue;
         // A private table, dropped after the task: only the learnt lengths are kept (on disk).
         const sab = SharedPacketIndex.allocate(Math.max(1, slotCount(layout))).sab;
         const index = new CodestreamIndex(layout, files.get(task.abs, t.stamp), sab, undefined, new LengthsFile(task.cacheDir, task.abs, t.stamp, cs));
