@@ -2,9 +2,10 @@
  * When to start, keep and pause front-end threads (front-ends.ts applies the decisions). A pure
  * policy over 500 ms periods so that it can be tested without threads:
  *
- *  - **try** one more when the running front ends are busy (mean event-loop utilisation ≥
- *    AUTOSCALE_ELU) and a core is free for another (AUTOSCALE_FREE_CORES idle), or when they are
- *    saturated (SATURATED_ELU) whatever the idle share, for AUTOSCALE_SUSTAIN_PERIODS periods in a row.
+ *  - **try** one more when the running front ends have been busy (mean event-loop utilisation ≥
+ *    AUTOSCALE_ELU) for AUTOSCALE_SUSTAIN_PERIODS periods in a row and, over those periods, a core was
+ *    free for another on average (AUTOSCALE_FREE_CORES idle), or they were saturated (SATURATED_ELU)
+ *    whatever the idle share.
  *    Saturation alone is enough because idle CPU says little on a machine shared with clients: at 100
  *    clients on 2 cores one front end ran at utilisation 1.0 with 0.25–0.5 cores idle, and a second
  *    one raised movie responses/s by 33 %;
@@ -12,9 +13,9 @@
  *    TRIAL_EVAL_PERIODS must beat the rate before the start by TRIAL_MIN_GAIN, or the front end is
  *    paused again and no other is tried for BACKOFF_PERIODS — twice as long after each further
  *    trial that does not pay (up to MAX_BACKOFF_PERIODS), so a load a second thread cannot help
- *    stops paying for trials. On 2 cores shared with a load generator
- *    a second front end at 16 clients gained ≤ 5 % throughput and cost 15–20 % more CPU per response
- *    (random 256² windows: 0.198 against 0.166–0.172 ms); at 100 clients it gained 8–33 %;
+ *    stops paying for trials. On 2 cores shared with a load generator a second front end at 16
+ *    clients raised responses/s by 21–45 % for large responses (274 KB–1.9 MB) and cost 15–24 % more
+ *    CPU per response for small ones (15–87 KB) with no gain (AUTOSCALE_FREE_CORES);
  *  - **pause extra ones when idle** (mean utilisation under IDLE_ELU for IDLE_PERIODS), so a server
  *    between bursts is one thread again, as it started.
  *
@@ -29,17 +30,20 @@ export const AUTOSCALE_ELU = 0.5;
 /** How often the policy looks. */
 export const AUTOSCALE_PERIOD_MS = 500;
 /**
- * Idle CPU (in cores, over the machine) needed before another front end starts: a new thread only
- * helps when a core is free for it. Measured on 2 cores shared with a load generator, a second front
- * end without a free core cost ~20 % more CPU per response and gained no throughput.
+ * Idle CPU (in cores, over the machine, averaged over the busy periods) needed before another front
+ * end starts: a new thread only helps when a core is free for it, and costs 15–20 % more CPU per
+ * response when it shares one. Measured on 2 cores shared with a load generator at 16 clients, one
+ * front end saturated left 0.43 cores idle on average with 274 KB movie frames, 0.44 with 15-frame
+ * responses and 0.6 with 1.7 MB frames — where a second front end raised responses/s by 36 %, 21 %
+ * and 45 % — but 0.30 with 15 KB windows, 0.23 with the zoom sequence and 0.23 with 87 KB views,
+ * where a second one gained nothing or lost 12–18 % (native-free-bench/matrix.ts, 3 runs of 10 s).
  */
-export const AUTOSCALE_FREE_CORES = 0.5;
+export const AUTOSCALE_FREE_CORES = 0.4;
 /**
- * Consecutive periods both conditions must hold. On 2 cores shared with a load generator the idle
- * share hovers at 0.3–0.5 cores with peaks past 0.5 (measured every 500 ms); one such peak used to
- * start a front end that then competed with the load for the rest of the run.
+ * Consecutive busy periods (3 s) before a start; the idle share is their mean. Single 500 ms periods
+ * are too noisy to decide on: the idle share of one steady load spans 0.14–0.46 cores.
  */
-export const AUTOSCALE_SUSTAIN_PERIODS = 4;
+export const AUTOSCALE_SUSTAIN_PERIODS = 6;
 /** Utilisation at which the front ends count as saturated: another is tried even without an idle core. */
 export const SATURATED_ELU = 0.9;
 /** Periods after a start before its effect is measured (connections spread over the listeners). */
@@ -67,9 +71,9 @@ export const IDLE_ELU = 0.05;
 export const IDLE_PERIODS = 10;
 
 /**
- * Whether to start another front end, given the front ends' mean utilisation and the machine's idle
- * cores; `saturation`: saturation alone is enough (only where a trial that does not pay can be paused
- * under load without resetting connections).
+ * Whether another front end would help, given the front ends' mean utilisation and the machine's idle
+ * cores (both over the sustain periods); `saturation`: saturation alone is enough (only where a trial
+ * that does not pay can be paused under load without resetting connections).
  */
 export function shouldAddFrontEnd(meanElu: number, idleCores: number, freeCores = AUTOSCALE_FREE_CORES, saturation = true): boolean {
   return meanElu >= AUTOSCALE_ELU && (idleCores >= freeCores || (saturation && meanElu >= SATURATED_ELU));
@@ -96,12 +100,12 @@ export type Decision = 'add' | 'pause' | null;
 /** The autoscaling policy's state, one period at a time. */
 export class ScalePolicy {
   private period = 0;
-  private streak = 0;
+  /** The busy periods in a row so far (the newest AUTOSCALE_SUSTAIN_PERIODS of them). */
+  private readonly streak: Period[] = [];
   private idle = 0;
   private backoffUntil = 0;
   /** The wait after the next trial that does not pay. */
   private backoff = BACKOFF_PERIODS;
-  private readonly recent: number[] = [];
   private trial: { baseline: number; periods: number; served: number } | null = null;
 
   /**
@@ -118,18 +122,23 @@ export class ScalePolicy {
   /** Feeds one period; returns what to do now. */
   next(p: Period): Decision {
     this.period++;
-    this.recent.push(p.served);
-    if (this.recent.length > TRIAL_EVAL_PERIODS) this.recent.shift();
     if (this.trial) return this.judge(p);
     this.idle = p.meanElu < IDLE_ELU ? this.idle + 1 : 0;
     if (p.active > p.min && this.idle >= IDLE_PERIODS) {
       this.idle = 0;
       return 'pause';
     }
-    this.streak = shouldAddFrontEnd(p.meanElu, p.idleCores, this.freeCores, this.pauseUnderLoad) ? this.streak + 1 : 0;
-    if (this.streak < AUTOSCALE_SUSTAIN_PERIODS || p.active >= p.max || this.period < this.backoffUntil) return null;
-    this.streak = 0;
-    this.trial = { baseline: this.recent.reduce((a, b) => a + b, 0) / this.recent.length, periods: 0, served: 0 };
+    if (p.meanElu < AUTOSCALE_ELU) this.streak.length = 0;
+    else {
+      this.streak.push(p);
+      if (this.streak.length > AUTOSCALE_SUSTAIN_PERIODS) this.streak.shift();
+    }
+    if (this.streak.length < AUTOSCALE_SUSTAIN_PERIODS || p.active >= p.max || this.period < this.backoffUntil) return null;
+    const mean = (f: (q: Period) => number): number => this.streak.reduce((a, q) => a + f(q), 0) / this.streak.length;
+    if (!shouldAddFrontEnd(mean((q) => q.meanElu), mean((q) => q.idleCores), this.freeCores, this.pauseUnderLoad)) return null;
+    // The rate to beat: the busy periods only (the idle ones before a burst would flatter any trial).
+    this.trial = { baseline: mean((q) => q.served), periods: 0, served: 0 };
+    this.streak.length = 0;
     return 'add';
   }
 
@@ -141,7 +150,6 @@ export class ScalePolicy {
     t.served += p.served;
     if (t.periods < TRIAL_SETTLE_PERIODS + TRIAL_EVAL_PERIODS) return null;
     this.trial = null;
-    this.streak = 0;
     this.idle = 0;
     if (t.served / TRIAL_EVAL_PERIODS >= t.baseline * (1 + TRIAL_MIN_GAIN)) {
       this.backoff = BACKOFF_PERIODS;

@@ -118,10 +118,32 @@ describe('autoscale policy', () => {
     assert.deepEqual(run(p, Array.from({ length: 20 }, () => busy(1000, 2))), []);
   });
 
-  it('a short peak does not start one: the conditions must hold for consecutive periods', () => {
-    const p = new ScalePolicy();
-    const quietEvery = Array.from({ length: 40 }, (_, i) => (i % AUTOSCALE_SUSTAIN_PERIODS === 0 ? { ...busy(900), meanElu: 0.6, idleCores: 0.2 } : busy(1000)));
-    assert.deepEqual(run(p, quietEvery), []);
+  it('decides on the mean idle share of consecutive busy periods, not on one period', () => {
+    const n = AUTOSCALE_SUSTAIN_PERIODS;
+    // Busy, not saturated (saturation alone would be enough here). A core free only every other
+    // period (mean 0.35 cores): never tried.
+    const now = (i: number): Period => ({ ...busy(1000), meanElu: 0.8, idleCores: i % 2 ? 0.6 : 0.1 });
+    assert.deepEqual(run(new ScalePolicy(), Array.from({ length: 40 }, (_, i) => now(i))), []);
+    // 0.44 cores free on average, though no single period has half a core … tried.
+    const steady = (i: number): Period => ({ ...busy(1000), meanElu: 0.8, idleCores: i % 2 ? 0.42 : 0.46 });
+    assert.deepEqual(run(new ScalePolicy(), Array.from({ length: n }, (_, i) => steady(i))), [[n - 1, 'add']]);
+    // … but a period that is not busy starts the count again.
+    const dip = Array.from({ length: 3 * n }, (_, i) => (i % (n - 1) === n - 2 ? { ...busy(200), meanElu: 0.3 } : busy(1000)));
+    assert.deepEqual(run(new ScalePolicy(), dip), []);
+  });
+
+  it('judges a trial against the busy periods before it, not the idle ones before the burst', () => {
+    const n = AUTOSCALE_SUSTAIN_PERIODS;
+    const trial = TRIAL_SETTLE_PERIODS + TRIAL_EVAL_PERIODS;
+    const d = run(new ScalePolicy(), [
+      ...Array.from({ length: 20 }, () => ({ ...idle(1), served: 0 })),
+      ...Array.from({ length: n }, () => busy(1000)),
+      ...Array.from({ length: trial }, () => busy(1050, 2)), // +5 % over the busy rate: does not pay
+    ]);
+    assert.deepEqual(d, [
+      [20 + n - 1, 'add'],
+      [20 + n - 1 + trial, 'pause'],
+    ]);
   });
 
   it('pauses extra front ends once idle, down to the minimum', () => {
