@@ -48,6 +48,20 @@ function blocksTouched(off: Float64Array, len: Int32Array, from: number, to: num
   return seen.length;
 }
 
+/** Runs up to this long are moved byte by byte: a copyWithin call costs ~40 ns whatever the length. */
+const SMALL_MOVE_BYTES = 8;
+
+/**
+ * Moves `n` bytes within `buf` from `from` to `dest` (the two never overlap: one is in the piece,
+ * the other in the scratch half). Most runs of a whole-frame response are 1-byte empty packets
+ * (68 % of a 4096² frame's 11,054, 38 % of a 1024² view's): byte by byte they cost 6–20 ns instead
+ * of 37–49 ns (measured here, Node 20).
+ */
+function move(buf: Uint8Array, dest: number, from: number, n: number): void {
+  if (n <= SMALL_MOVE_BYTES) for (let k = 0; k < n; k++) buf[dest + k] = buf[from + k];
+  else buf.copyWithin(dest, from, from + n);
+}
+
 /** Body bytes of a piece still to be read: run i goes from sources[src[i]] at off[i] into dest[i]. */
 class Runs {
   dest = new Int32Array(4096);
@@ -352,10 +366,7 @@ export class BodyWriter {
     if (extent <= arena.scratchBytes && (worthIt || extent <= 2 * sum + READ_BLOCK_BYTES)) {
       // One read of the whole extent, then copies within the arena (no allocation).
       src.readInto(buf, scratch, lo, extent);
-      for (let r = from; r < to; r++) {
-        const s = scratch + (runOff[r] - lo);
-        buf.copyWithin(runDest[r], s, s + runLen[r]);
-      }
+      for (let r = from; r < to; r++) move(buf, runDest[r], scratch + (runOff[r] - lo), runLen[r]);
       return;
     }
     // Scattered over many blocks (a small window deep in a large image): the shared block cache saves
@@ -387,7 +398,7 @@ export class BodyWriter {
         }
         const within = off - b * READ_BLOCK_BYTES;
         const k = Math.min(n, READ_BLOCK_BYTES - within);
-        buf.copyWithin(dest, slot + within, slot + within + k);
+        move(buf, dest, slot + within, k);
         off += k;
         dest += k;
         n -= k;
