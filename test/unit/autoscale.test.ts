@@ -146,6 +146,27 @@ describe('autoscale policy', () => {
     ]);
   });
 
+  it('forgets the backoff of failed trials once the server has been idle', () => {
+    const n = AUTOSCALE_SUSTAIN_PERIODS;
+    const trial = TRIAL_SETTLE_PERIODS + TRIAL_EVAL_PERIODS;
+    const p = new ScalePolicy(undefined, false);
+    const d = run(p, [
+      ...Array.from({ length: n }, () => busy(1000)),
+      ...Array.from({ length: trial }, () => busy(1000, 2)), // does not pay: kept (no migration), backoff starts
+      ...Array.from({ length: IDLE_PERIODS }, () => idle(2)), // idle: paused, backoff forgotten
+      ...Array.from({ length: n }, () => busy(1000)), // the next burst is tried at once
+    ]);
+    assert.deepEqual(d, [
+      [n - 1, 'add'],
+      [n + trial + IDLE_PERIODS - 1, 'pause'],
+      [n + trial + IDLE_PERIODS + n - 1, 'add'],
+    ]);
+    // Without the idle spell the same burst waits out the backoff.
+    const q = new ScalePolicy(undefined, false);
+    const e = run(q, [...Array.from({ length: n }, () => busy(1000)), ...Array.from({ length: trial + n }, () => busy(1000, 2)), ...Array.from({ length: 2 * n }, () => busy(1000, 1))]);
+    assert.deepEqual(e, [[n - 1, 'add']]);
+  });
+
   it('pauses extra front ends once idle, down to the minimum', () => {
     const p = new ScalePolicy();
     const d = run(p, Array.from({ length: IDLE_PERIODS }, () => idle(2)));
