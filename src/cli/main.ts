@@ -183,12 +183,15 @@ async function serve(argv: string[]): Promise<number> {
   const { startServer } = await import('../server/server.js');
   // The CLI owns the process, so it may pin V8's young generations small (process-wide flag).
   (await import('../pool/young-generation.js')).holdYoungGeneration();
+  // Read once: the autoscaler's policy and the warning below both follow it.
+  const migration = reuseportMigration() === true;
   const server = await startServer({
     root,
     host,
     port,
     threads,
     minThreads,
+    autoscalePauseUnderLoad: migration,
     listing: c.listing,
     node: c.node ?? undefined,
     trustProxy: c.trustProxy,
@@ -206,7 +209,7 @@ async function serve(argv: string[]): Promise<number> {
   const examples = listImages(root, 5);
   log.info({ event: 'listening', url: base, root: '.', threads, cacheDir, node: c.node ?? undefined }, 'jpipd listening');
   if (!privateCacheDir(cacheDir)) log.warn({ event: 'cache-dir-refused', cacheDir }, 'the cache folder is not private (owned by you, not writable by others): running without index cache files');
-  if (threads > minThreads && reuseportMigration() !== true) {
+  if (threads > minThreads && !migration) {
     log.warn(
       { event: 'reuseport-migration-off' },
       'net.ipv4.tcp_migrate_req is not 1: closing a listening socket would reset the connections in its queue, so extra front ends are tried only with a free core and paused only when idle; set it (Linux >= 5.14) to let the autoscaler also try them on a saturated machine',

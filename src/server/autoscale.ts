@@ -10,11 +10,12 @@
  *    clients on 2 cores one front end ran at utilisation 1.0 with 0.25–0.5 cores idle, and a second
  *    one raised movie responses/s by 33 %;
  *  - **keep it only if it pays**: after TRIAL_SETTLE_PERIODS, the response rate over
- *    TRIAL_EVAL_PERIODS must beat the rate before the start by TRIAL_MIN_GAIN, or the front end is
+ *    TRIAL_EVAL_PERIODS must beat the rate of the busy periods that led to the start by
+ *    TRIAL_MIN_GAIN, or the front end is
  *    paused again and no other is tried for BACKOFF_PERIODS — twice as long after each further
  *    trial that does not pay (up to MAX_BACKOFF_PERIODS), so a load a second thread cannot help
  *    stops paying for trials. On 2 cores shared with a load generator a second front end at 16
- *    clients raised responses/s by 21–45 % for large responses (274 KB–1.9 MB) and cost 15–24 % more
+ *    clients raised responses/s by 21–45 % for large responses (274 KB–1.9 MB) and cost 17–24 % more
  *    CPU per response for small ones (15–87 KB) with no gain (AUTOSCALE_FREE_CORES);
  *  - **pause extra ones when idle** (mean utilisation under IDLE_ELU for IDLE_PERIODS), so a server
  *    between bursts is one thread again, as it started; idleness also ends the backoff, since the next
@@ -34,7 +35,7 @@ export const AUTOSCALE_ELU = 0.5;
 export const AUTOSCALE_PERIOD_MS = 500;
 /**
  * Idle CPU (in cores, over the machine, averaged over the busy periods) needed before another front
- * end starts: a new thread only helps when a core is free for it, and costs 15–20 % more CPU per
+ * end starts: a new thread only helps when a core is free for it, and costs 17–24 % more CPU per
  * response when it shares one. Measured on 2 cores shared with a load generator at 16 clients, one
  * front end saturated left 0.43 cores idle on average with 274 KB movie frames, 0.44 with 15-frame
  * responses and 0.6 with 1.7 MB frames — where a second front end raised responses/s by 36 %, 21 %

@@ -32,7 +32,7 @@ export interface ServerOptions {
   threads?: number;
   /** Front-end threads started at once (the rest start when the running ones are busy); default 1. */
   minThreads?: number;
-  /** Idle cores the machine needs before another front end starts (default 0.5; 0: busy-ness only). */
+  /** Idle cores the machine needs before another front end starts (default AUTOSCALE_FREE_CORES, 0.4; 0: busy-ness only). */
   autoscaleFreeCores?: number;
   /**
    * Whether a front end may be paused under load (default: when the kernel migrates queued
