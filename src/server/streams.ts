@@ -49,6 +49,10 @@ export class Streams {
    * (throws Wait). Image faults throw JpipdError; a vanished file ERR_TARGET_NOT_FOUND.
    */
   file(rel: string, abs: string): OpenFile {
+    // A pool worker is loading this file already: wait for it rather than scan again here (under a
+    // burst of new clients each inline attempt would read up to the budget for nothing).
+    const pending = this.pendingOpens.get(rel);
+    if (pending) throw new Wait(pending);
     try {
       return this.catalog.open(rel, abs);
     } catch (e) {
