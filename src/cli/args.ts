@@ -1,7 +1,9 @@
 /**
- * Minimal argument parsing for the jpipd CLI (no dependency: commander ≥ 15 needs Node 22).
- * Unknown options and bad values raise UsageError, which the CLI turns into exit code 2.
+ * Command-line options of the jpipd commands: Node's util.parseArgs (strict) behind the small
+ * interface the commands share with --config files and JPIPD_* variables (an options Map). Unknown
+ * options and bad values raise UsageError, which the CLI turns into exit code 2.
  */
+import { parseArgs as parseNodeArgs } from 'node:util';
 
 /** A command-line mistake: printed with the usage text, exit code 2. */
 export class UsageError extends Error {}
@@ -15,30 +17,25 @@ export interface ParsedArgs {
   options: Map<string, string | true>;
 }
 
-/** Parses `--name value`, `--name=value` and `--flag`; rejects unknown options. */
+/** Parses `--name value`, `--name=value` and `--flag` (util.parseArgs, strict); rejects unknown options. */
 export function parseArgs(argv: readonly string[], spec: OptionSpec): ParsedArgs {
-  const positionals: string[] = [];
-  const options = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (!a.startsWith('--')) {
-      positionals.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
-    const kind = spec[name];
-    if (!kind) throw new UsageError(`unknown option --${name}`);
-    if (kind === 'flag') {
-      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
-      options.set(name, true);
-      continue;
-    }
-    const value = eq >= 0 ? a.slice(eq + 1) : argv[++i];
-    if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
-    options.set(name, value);
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const [name, kind] of Object.entries(spec)) options[name] = { type: kind === 'flag' ? 'boolean' : 'string' };
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  try {
+    parsed = parseNodeArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+  } catch (e) {
+    // Node's messages name the option and the problem in one line ("Unknown option '--prot'. …").
+    throw new UsageError((e as Error).message.split('\n')[0]);
   }
-  return { positionals, options };
+  const out = new Map<string, string | true>();
+  for (const [name, v] of Object.entries(parsed.values)) {
+    if (v === undefined) continue;
+    if (v === '') throw new UsageError(`--${name} needs a value`);
+    if (v === true) out.set(name, true);
+    else if (v !== false) out.set(name, v);
+  }
+  return { positionals: parsed.positionals, options: out };
 }
 
 /** An integer option within [min, max], or the default. */

@@ -48,6 +48,12 @@ test('clear errors: unknown options, wrong types, bad values, unreadable files',
   bad(['--root', FIXTURES], { JPIPD_NO_LISTING: 'maybe' }, /JPIPD_NO_LISTING must be 1 or 0/);
   bad(['--root', FIXTURES, '--node', 'Node-2'], {}, /--node must be 1-16 lowercase letters and digits/);
   bad(['--root', FIXTURES], { JPIPD_NODE: 'n.1' }, /--node must be/);
+  // The command line itself (util.parseArgs, strict).
+  bad(['--root', FIXTURES, '--prot', '1'], {}, /Unknown option '--prot'/);
+  bad(['--root', FIXTURES, '--no-listing=yes'], {}, /--no-listing/);
+  bad(['--root', FIXTURES, '--port'], {}, /--port/);
+  bad(['--root', FIXTURES, '--port='], {}, /--port needs a value/);
+  bad(['--root', FIXTURES, 'extra'], {}, /unexpected argument extra/);
 });
 
 test('scale-out options: a node name and trusting the proxy, from any source', () => {
