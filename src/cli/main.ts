@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs, intOption, stringOption, UsageError, type OptionSpec, type ParsedArgs } from './args.js';
 import { JsonLog, LOG_LEVELS, type LogLevel } from './log.js';
+import { listImages } from '../io/image-files.js';
 import { privateCacheDir } from '../io/index-cache.js';
 import { reuseportMigration } from '../io/kernel.js';
 import { NODE_NAME } from '../jpip/sessions.js';
@@ -244,21 +245,6 @@ async function serve(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Image files under a folder (relative paths), for the start-up hints. */
-export function listImages(root: string, limit = 10000): string[] {
-  const out: string[] = [];
-  const walk = (dir: string, rel: string): void => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      if (out.length >= limit || e.name.startsWith('.')) continue;
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) walk(path.join(dir, e.name), r);
-      else if (e.isFile() && /\.(jp2|jpx|jpf|j2k|j2c|jpc)$/i.test(e.name)) out.push(r);
-    }
-  };
-  walk(root, '');
-  return out.sort();
-}
-
 async function index(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { 'cache-dir': 'value', threads: 'value' });
   if (args.positionals.length !== 1) throw new UsageError('index needs exactly one DIR');
@@ -275,7 +261,7 @@ async function index(argv: string[]): Promise<number> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const result = await indexFolder(root, listImages(root, Number.MAX_SAFE_INTEGER), cacheDir, process.stderr, threads, () => stopping);
+  const result = await indexFolder(root, listImages(root, Number.MAX_SAFE_INTEGER, Infinity), cacheDir, process.stderr, threads, () => stopping);
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
   process.stdout.write(JSON.stringify({ event: 'indexed', ...result }) + '\n');

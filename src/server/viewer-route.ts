@@ -6,7 +6,8 @@
  * outside the root or names a server path.
  */
 import type { HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { listImages, readViewerBundle, readViewerDecoder } from '../io/viewer-files.js';
+import { listImages } from '../io/image-files.js';
+import { readViewerBundle, readViewerDecoder } from '../io/viewer-files.js';
 import { endSmall } from './small-reply.js';
 
 /** How long a listing is reused (ms). */

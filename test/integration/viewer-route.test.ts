@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { listImages } from '../../src/io/viewer-files.js';
+import { listImages } from '../../src/io/image-files.js';
 import { FIXTURES, startTestServer } from '../helpers/server.js';
 
 describe('viewer route', () => {
