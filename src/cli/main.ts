@@ -182,8 +182,8 @@ async function serve(argv: string[]): Promise<number> {
   process.on('exit', () => log.flush());
   // Each command loads only its own modules (a server at rest keeps its memory small).
   const { startServer } = await import('../server/server.js');
-  // The CLI owns the process, so it may pin V8's young generations small (process-wide flag).
-  (await import('../pool/young-generation.js')).holdYoungGeneration();
+  // The CLI owns the process, so it may hold V8's heaps near their live size (process-wide flags).
+  (await import('../pool/heap-hold.js')).holdHeap();
   // Read once: the autoscaler's policy and the warning below both follow it.
   const migration = reuseportMigration() === true;
   const server = await startServer({

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import type { Piscina } from 'piscina';
 import { JpipdError } from '../errors.js';
 import { levelsIndexed } from '../packet-index/timing.js';
-import { afterWorkerStart } from './young-generation.js';
+import { afterWorkerStart } from './heap-hold.js';
 import type { FaultPlan } from './faults.js';
 import type { IndexResult, IndexTask, OpenResult, OpenTask, Task, WarmResult, WarmTask } from './messages.js';
 

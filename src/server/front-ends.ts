@@ -16,7 +16,7 @@ import { Forwarder } from './forward.js';
 import type { TlsFiles } from './front-end.js';
 import type { SharedMemory } from '../jpip/arena.js';
 import { hostLinks } from './thread-links.js';
-import { afterWorkerStart } from '../pool/young-generation.js';
+import { afterWorkerStart } from '../pool/heap-hold.js';
 import { serviceSettings, type Harness, type ServerOptions } from './server.js';
 import type { FrontEnd } from './front-end.js';
 import { AUTOSCALE_PERIOD_MS, ScalePolicy } from './autoscale.js';

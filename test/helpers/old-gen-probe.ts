@@ -1,15 +1,15 @@
 /**
- * Run as a child process by test/unit/young-generation.test.ts (a fresh V8 per case): keeps a few
+ * Run as a child process by test/unit/heap-hold.test.ts (a fresh V8 per case): keeps a few
  * MiB live, then allocates batches that live just long enough to be promoted, and prints the largest
- * old space seen in MiB. 'hold' applies holdYoungGeneration(); 'young-only' pins the young generation
+ * old space seen in MiB. 'hold' applies holdHeap(); 'young-only' pins the young generation
  * alone (what the hold did before it also slowed the old generation's growth): its small new space
  * promotes more, and the old space grows to several times its live size before a mark-compact.
  * Usage: node --import tsx test/helpers/old-gen-probe.ts hold|young-only
  */
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { holdYoungGeneration } from '../../src/pool/young-generation.js';
+import { holdHeap } from '../../src/pool/heap-hold.js';
 
-if (process.argv[2] === 'hold') holdYoungGeneration();
+if (process.argv[2] === 'hold') holdHeap();
 else setFlagsFromString('--semi-space-growth-factor=1');
 const live: unknown[] = [];
 for (let i = 0; i < 20_000; i++) live.push({ i, s: `${'x'.repeat(200)}${i}` });

@@ -1,16 +1,16 @@
 /**
- * Run as a child process by test/unit/young-generation.test.ts (a fresh V8 per case): starts and
- * stops a worker thread as the server does, with or without the young-generation hold, then keeps
+ * Run as a child process by test/unit/heap-hold.test.ts (a fresh V8 per case): starts and
+ * stops a worker thread as the server does, with or without the heap hold, then keeps
  * many short-lived objects alive and prints the new space size in MiB.
  * Usage: node --import tsx test/helpers/young-gen-probe.ts hold|hold-once|free
  */
 import { getHeapSpaceStatistics } from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { afterWorkerStart, holdYoungGeneration } from '../../src/pool/young-generation.js';
+import { afterWorkerStart, holdHeap } from '../../src/pool/heap-hold.js';
 
 const mode = process.argv[2];
 const hold = mode === 'hold' || mode === 'hold-once';
-if (hold) holdYoungGeneration();
+if (hold) holdHeap();
 const w = new Worker('require("node:worker_threads").parentPort.once("message", () => process.exit(0))', { eval: true });
 await new Promise((r) => w.once('online', r));
 // 'hold-once' leaves out the re-application, to show V8 really resets the flag.

@@ -1,5 +1,5 @@
 /**
- * The young-generation hold (src/pool/young-generation.ts) against V8 itself, each case in a fresh
+ * The heap hold (src/pool/heap-hold.ts) against V8 itself, each case in a fresh
  * process (test/helpers/young-gen-probe.ts): with the hold, a thread that keeps many short-lived
  * objects alive keeps its new space at the initial size even after a worker thread started (V8
  * resets the growth flag when it sets up the worker's isolate, so the hold is re-applied); without

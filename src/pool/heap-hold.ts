@@ -33,7 +33,7 @@ function apply(): void {
 }
 
 /** Stops young-generation growth and slows old-generation growth for the rest of the process's life. */
-export function holdYoungGeneration(): void {
+export function holdHeap(): void {
   held = true;
   apply();
 }
