@@ -53,16 +53,13 @@ function workerFile(): string {
   return new URL(`./worker${ext}`, here).href;
 }
 
-type TaskListener = (kind: Task['kind'], seconds: number) => void;
-let taskListener: TaskListener | null = null;
-
-/** Sets (or clears) the listener told each finished task's kind and time, queue wait included (metrics). */
-export function onPoolTask(l: TaskListener | null): void {
-  taskListener = l;
-}
+/** Told each finished task's kind and time, queue wait included (metrics). */
+export type TaskListener = (kind: Task['kind'], seconds: number) => void;
 
 /** A Piscina pool running open and serve tasks. */
 export class WorkerPool {
+  /** Told of every finished task (the owning thread's metrics). */
+  onTask: TaskListener | null = null;
   private piscina: Promise<Piscina> | null = null;
   private live: Piscina | null = null;
   readonly threads: number;
@@ -104,7 +101,7 @@ export class WorkerPool {
       const t0 = performance.now();
       try {
         const r = (await piscina.run(task)) as T;
-        taskListener?.(task.kind, (performance.now() - t0) / 1000);
+        this.onTask?.(task.kind, (performance.now() - t0) / 1000);
         return r;
       } catch (e) {
         if (attempt >= this.retries) throw e;

@@ -10,7 +10,6 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import { onLevelsIndexed } from '../packet-index/timing.js';
-import { onPoolTask } from '../pool/pool.js';
 
 /** Serialisable metrics of one thread (prom-client's getMetricsAsJSON form). */
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
@@ -123,10 +122,13 @@ export class ThreadMetrics {
     private readonly sessions: () => { sessions: number; channels: number },
   ) {
     this.delay.enable();
-    // The pool lives on the main thread: every front end's pool tasks count on its metrics.
-    onPoolTask((kind, seconds) => this.poolTasks.observe(TASK_KINDS.indexOf(kind), seconds));
     // Levels built on this thread, and (main thread) by the pool for every front end.
     onLevelsIndexed((levels, seconds, where) => this.indexing.observe(where === 'pool' ? 1 : 0, seconds / levels, levels));
+  }
+
+  /** Counts one finished pool task (the pool lives on the main thread: every front end's tasks count here). */
+  poolTask(kind: (typeof TASK_KINDS)[number], seconds: number): void {
+    this.poolTasks.observe(TASK_KINDS.indexOf(kind), seconds);
   }
 
   /** Counts one finished request from its log entry (http.ts writes one per request). */
@@ -144,7 +146,6 @@ export class ThreadMetrics {
   close(): void {
     this.delay.disable();
     onLevelsIndexed(null);
-    onPoolTask(null);
   }
 
   /** This thread's metrics now (the event-loop delay restarts from here). */

@@ -171,6 +171,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   if (relay && opts.tls) throw new Error('--keep-alive-s above 10 cannot be combined with TLS (--cert/--key)');
   const unixPath = relay ? path.join(os.tmpdir(), `jpipd-${process.pid}-${process.getBuiltinModule('node:crypto').randomBytes(6).toString('hex')}.sock`) : undefined;
   const thread = new ThreadMetrics(0, () => ({ sessions: h.service.sessions.size, channels: h.service.sessions.channelCount }));
+  h.pool.onTask = (kind, seconds) => thread.poolTask(kind, seconds);
   let front: FrontEnd | undefined;
   let sequencer: Sequencer | undefined;
   let fronts: FrontEnds | undefined;
