@@ -38,7 +38,7 @@ async function session(service: JpipService, o: ScenarioOptions, len: number, ra
     return r;
   };
   const opened = await timed(get(`/${plan.target}`, query({ cnew: 'http', type: 'jpp-stream', tid: 0, len: 512 })));
-  const cnew = opened.headers.find(([k]: [string, string]) => k.toLowerCase() === 'jpip-cnew')?.[1] ?? '';
+  const cnew = opened.headers.find(([k]) => k.toLowerCase() === 'jpip-cnew')?.[1] ?? '';
   const cid = /cid=([^,]+)/.exec(cnew)?.[1];
   if (!cid) throw new Error('no channel');
   let n = 1;

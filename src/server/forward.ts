@@ -9,7 +9,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { JpipdError } from '../errors.js';
 import { collect, type IncomingRequest, type JpipService, type Reply } from './service.js';
 
-type Wire = { status: number; statusText: string; headers: Array<[string, string]>; body: Uint8Array; log: Record<string, unknown> };
+type Wire = { status: number; statusText: string; headers: Array<readonly [string, string]>; body: Uint8Array; log: Record<string, unknown> };
 type Msg =
   | { op: 'req'; id: number; inc: IncomingRequest }
   | { op: 'res'; id: number; reply: Wire }

@@ -9,16 +9,11 @@ export const JPP_CONTENT_TYPE = 'image/jpp-stream';
 /** Every JPIP response header jpipd may send (exposed to browser scripts). */
 export const JPIP_HEADERS = ['JPIP-cnew', 'JPIP-tid', 'JPIP-qid', 'JPIP-fsiz', 'JPIP-roff', 'JPIP-rsiz', 'JPIP-layers', 'JPIP-len', 'JPIP-stream', 'JPIP-comps', 'JPIP-type', 'JPIP-quality'];
 
-/** CORS headers for every response (one shared array: replies only read it). */
+/** CORS headers for every response (one shared, frozen array: replies spread it into their own). */
 export const CORS_HEADERS: ReadonlyArray<readonly [string, string]> = Object.freeze([
   Object.freeze(['Access-Control-Allow-Origin', '*'] as const),
   Object.freeze(['Access-Control-Expose-Headers', JPIP_HEADERS.join(',')] as const),
 ]);
-
-/** CORS headers for every response. */
-export function corsHeaders(): Array<[string, string]> {
-  return CORS_HEADERS as Array<[string, string]>;
-}
 
 /** Reason phrases of the statuses jpipd sends (RFC 9110 §15). */
 const STATUS_TEXT: Record<number, string> = {

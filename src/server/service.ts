@@ -20,7 +20,7 @@ import { expandSampledRanges, formatRanges, namesPast } from '../jpip/ranges.js'
 import { parseRequest, type JpipRequest } from '../jpip/request.js';
 import { channelOwner, DEFAULT_SESSION_LIMITS, SessionTable, type Session, type SessionLimits } from '../jpip/sessions.js';
 import type { IndexTables } from '../packet-index/registry.js';
-import { corsHeaders, JPP_CONTENT_TYPE, statusText } from './headers.js';
+import { CORS_HEADERS, JPP_CONTENT_TYPE, statusText } from './headers.js';
 import { Streams, Wait, type StreamRef } from './streams.js';
 import type { HeavyWork } from './thread-links.js';
 
@@ -45,7 +45,7 @@ export interface IncomingRequest {
 export interface Reply {
   status: number;
   statusText: string;
-  headers: Array<[string, string]>;
+  headers: Array<readonly [string, string]>;
   /** The whole body, or its first piece while `more` (valid until this thread produces another piece). */
   body: Uint8Array;
   /** True while pieces remain: the transport calls next() as the client drains them. */
@@ -481,7 +481,7 @@ export class JpipService {
     const reply: Reply = {
       status: 200,
       statusText: 'OK',
-      headers: [['Content-Type', JPP_CONTENT_TYPE], ['Cache-Control', 'no-cache'], ...corsHeaders(), ...headers],
+      headers: [['Content-Type', JPP_CONTENT_TYPE], ['Cache-Control', 'no-cache'], ...CORS_HEADERS, ...headers],
       body,
       more: !response.done,
       length,
@@ -523,7 +523,7 @@ export class JpipService {
   }
 
   private empty(status: number, extra: Array<[string, string]>, log: Record<string, unknown> = {}): Reply {
-    return plain(status, [['Cache-Control', 'no-cache'], ...corsHeaders(), ...extra], new Uint8Array(0), log);
+    return plain(status, [['Cache-Control', 'no-cache'], ...CORS_HEADERS, ...extra], new Uint8Array(0), log);
   }
 
   /** An error reply: status from the code registry, one-line text body, CORS headers. */
@@ -539,7 +539,7 @@ export class JpipService {
     }
     const status = ERROR_CODES[code].status;
     const text = `${code}: ${message.split('\n')[0]}\n`;
-    return plain(status, [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-cache'], ...corsHeaders()], new TextEncoder().encode(text), {
+    return plain(status, [['Content-Type', 'text/plain; charset=utf-8'], ['Cache-Control', 'no-cache'], ...CORS_HEADERS], new TextEncoder().encode(text), {
       error: code,
       detail: message,
       internal: code === 'ERR_INTERNAL' ? String((e as Error)?.stack ?? e) : undefined,
@@ -548,7 +548,7 @@ export class JpipService {
 }
 
 /** A reply with a complete body. */
-function plain(status: number, headers: Array<[string, string]>, body: Uint8Array, log: Record<string, unknown>): Reply {
+function plain(status: number, headers: Array<readonly [string, string]>, body: Uint8Array, log: Record<string, unknown>): Reply {
   return { status, statusText: statusText(status), headers, body, more: false, length: body.length, next: () => new Uint8Array(0), undelivered: () => {}, log };
 }
 
