@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { cliArgs } from './lib/cli.js';
 import { DEFAULT_LEN, runLoad, summaryLine, type LoadOptions, type LoadResult } from './loadgen.js';
 import { cpuPer1000, matrixTable, runMatrix, type ServerRef } from './lib/matrix.js';
-import { processTree, threadCpuSeconds } from './lib/proc.js';
+import { processTree, threadCpuSeconds, threadShares } from './lib/proc.js';
 import { fmt, median } from './lib/stats.js';
 import { idleChannels, stalledClients, treeRssMiB, type ChannelsResult, type StalledResult } from './memory.js';
 import type { EngineResult } from './micro/engine.js';
@@ -226,12 +226,7 @@ async function threadsDuring(pid: number, load: LoadOptions): Promise<{ result: 
   const t0 = performance.now();
   const result = await runLoad(load);
   const s = (performance.now() - t0) / 1000;
-  const after = threadCpuSeconds(pid);
-  const threads = [...after]
-    .map(([tid, c]) => ({ tid, main: tid === pid, share: (c - (before.get(tid) ?? 0)) / s }))
-    .filter((t) => t.share > 0.02)
-    .sort((x, y) => y.share - x.share);
-  return { result, threads };
+  return { result, threads: threadShares(pid, before, threadCpuSeconds(pid), s) };
 }
 
 // ---------------------------------------------------------------------------------------------

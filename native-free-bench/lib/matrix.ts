@@ -5,7 +5,11 @@
  * (the whole comparison).
  */
 import { runLoad, summaryLine, type LoadOptions, type LoadResult } from '../loadgen.js';
+import { threadCpuSeconds, threadShares, type ThreadShare } from './proc.js';
 import { spread } from './stats.js';
+
+/** A run's result with the server process's busy threads (jpipd: which front ends did the work). */
+export type MatrixResult = LoadResult & { threads?: ThreadShare[] };
 
 /** A server under test: its name, base URL and PID (sampled for RSS and CPU). */
 export interface ServerRef {
@@ -24,13 +28,18 @@ export interface MatrixOptions {
 }
 
 /** Runs the alternating comparison; results per server name, in run order. */
-export async function runMatrix(servers: ServerRef[], o: MatrixOptions): Promise<Map<string, LoadResult[]>> {
-  const results = new Map<string, LoadResult[]>(servers.map((s) => [s.name, []]));
+export async function runMatrix(servers: ServerRef[], o: MatrixOptions): Promise<Map<string, MatrixResult[]>> {
+  const results = new Map<string, MatrixResult[]>(servers.map((s) => [s.name, []]));
   for (const s of servers) await runLoad({ ...o.load, url: s.url, durationS: o.warmupS, requests: undefined, pid: undefined, seed: 999 });
   for (let run = 0; run < o.runs; run++) {
     const order = run % 2 === 0 ? servers : [...servers].reverse();
     for (const s of order) {
-      const r = await runLoad({ ...o.load, url: s.url, pid: s.pid, seed: (o.load.seed ?? 1) + run });
+      // Per-thread CPU from /proc, outside the server: which of its threads served this run (a
+      // connection stays on the front end that accepted it, so a run may use fewer than are up).
+      const before = s.pid ? threadCpuSeconds(s.pid) : null;
+      const t0 = performance.now();
+      const r: MatrixResult = await runLoad({ ...o.load, url: s.url, pid: s.pid, seed: (o.load.seed ?? 1) + run });
+      if (s.pid && before) r.threads = threadShares(s.pid, before, threadCpuSeconds(s.pid), (performance.now() - t0) / 1000, 0.25);
       results.get(s.name)?.push(r);
       o.progress?.(summaryLine(`[run ${run + 1}] ${s.name}`, r));
       await new Promise((res) => setTimeout(res, 1000));
@@ -43,7 +52,7 @@ export async function runMatrix(servers: ServerRef[], o: MatrixOptions): Promise
 export const cpuPer1000 = (r: LoadResult): number => ((r.server?.cpuSeconds ?? Number.NaN) * 1000) / Math.max(1, r.responses);
 
 /** The table rows of a comparison: label and the cell of one server. */
-export const MATRIX_ROWS: Array<[string, (rs: LoadResult[]) => string]> = [
+export const MATRIX_ROWS: Array<[string, (rs: MatrixResult[]) => string]> = [
   ['responses/s', (rs) => spread(rs.map((r) => r.responsesPerS))],
   ['MB/s', (rs) => spread(rs.map((r) => r.mbPerS), 2)],
   ['windows/s', (rs) => spread(rs.map((r) => r.windows / r.elapsedS))],
@@ -55,10 +64,11 @@ export const MATRIX_ROWS: Array<[string, (rs: LoadResult[]) => string]> = [
   ['server CPU s per 1000 responses', (rs) => spread(rs.map(cpuPer1000), 3)],
   ['load generator CPU s', (rs) => spread(rs.map((r) => r.loadgenCpuS), 2)],
   ['errors (sum over runs)', (rs) => String(rs.reduce((s, r) => s + r.errors, 0))],
+  ['threads over 25 % of a core, per run', (rs) => (rs as MatrixResult[]).map((r) => String(r.threads?.length ?? '-')).join(' / ')],
 ];
 
 /** A markdown table of a comparison (servers as columns). */
-export function matrixTable(servers: ServerRef[], results: Map<string, LoadResult[]>): string {
+export function matrixTable(servers: ServerRef[], results: Map<string, MatrixResult[]>): string {
   return [
     `| metric | ${servers.map((s) => s.name).join(' | ')} |`,
     `|---|${servers.map(() => '---').join('|')}|`,

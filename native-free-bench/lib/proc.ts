@@ -130,3 +130,18 @@ export function threadCpuSeconds(pid: number): Map<number, number> {
   }
   return out;
 }
+
+/** A thread's share of one core over an interval (the main thread's id is the PID). */
+export interface ThreadShare {
+  tid: number;
+  main: boolean;
+  share: number;
+}
+
+/** Threads of `pid` that used more than `min` of a core between two threadCpuSeconds samples, busiest first. */
+export function threadShares(pid: number, before: Map<number, number>, after: Map<number, number>, seconds: number, min = 0.02): ThreadShare[] {
+  return [...after]
+    .map(([tid, c]) => ({ tid, main: tid === pid, share: (c - (before.get(tid) ?? 0)) / seconds }))
+    .filter((t) => t.share > min)
+    .sort((x, y) => y.share - x.share);
+}
