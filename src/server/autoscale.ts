@@ -17,9 +17,6 @@
  *    stops paying for trials. On 2 cores shared with a load generator a second front end at 16
  *    clients raised responses/s by 21–45 % for large responses (274 KB–1.9 MB) and cost 17–24 % more
  *    CPU per response for small ones (15–87 KB) with no gain (AUTOSCALE_FREE_CORES);
- *  - **resume quickly what paid**: after an idle pause, a front end whose last trial paid is tried
- *    again after RESUME_SUSTAIN_PERIODS (1 s) of load instead of 3 s; a trial whose load stops before
- *    the verdict is not judged (the idle pause follows);
  *  - **pause extra ones when idle** (mean utilisation under IDLE_ELU for IDLE_PERIODS), so a server
  *    between bursts is one thread again, as it started; idleness also ends the backoff, since the next
  *    burst may be a load a second front end helps (measured: after failed trials on five-frame
@@ -72,12 +69,6 @@ export const TRIAL_MIN_GAIN = 0.1;
 export const BACKOFF_PERIODS = 60;
 /** The longest wait between trials that do not pay (5 min). */
 export const MAX_BACKOFF_PERIODS = 600;
-/**
- * Busy periods (1 s) before a front end paused for idleness is tried again when its last trial paid:
- * a burst after a lull otherwise meets one front end for its first 3 s (measured in the alternating
- * benchmark: the first 3–4 s of every 10 s run at 16 clients). The free-core rule still applies.
- */
-export const RESUME_SUSTAIN_PERIODS = 2;
 /** Utilisation under which the front ends count as idle … */
 export const IDLE_ELU = 0.05;
 /** … for this many periods (5 s) before an extra one is paused. */
@@ -120,8 +111,6 @@ export class ScalePolicy {
   /** The wait after the next trial that does not pay. */
   private backoff = BACKOFF_PERIODS;
   private trial: { baseline: number; periods: number; served: number } | null = null;
-  /** The last trial paid: after an idle pause the next one needs only RESUME_SUSTAIN_PERIODS. */
-  private paid = false;
 
   /**
    * `pauseUnderLoad`: a front end may be paused while connections arrive — true only when the kernel
@@ -153,8 +142,7 @@ export class ScalePolicy {
       this.streak.push(p);
       if (this.streak.length > AUTOSCALE_SUSTAIN_PERIODS) this.streak.shift();
     }
-    const sustain = this.paid ? RESUME_SUSTAIN_PERIODS : AUTOSCALE_SUSTAIN_PERIODS;
-    if (this.streak.length < sustain || p.active >= p.max || this.period < this.backoffUntil) return null;
+    if (this.streak.length < AUTOSCALE_SUSTAIN_PERIODS || p.active >= p.max || this.period < this.backoffUntil) return null;
     const mean = (f: (q: Period) => number): number => this.streak.reduce((a, q) => a + f(q), 0) / this.streak.length;
     if (!shouldAddFrontEnd(mean((q) => q.meanElu), mean((q) => q.idleCores), this.freeCores, this.pauseUnderLoad)) return null;
     // The rate to beat: the busy periods only (the idle ones before a burst would flatter any trial).
@@ -168,22 +156,14 @@ export class ScalePolicy {
     const t = this.trial as NonNullable<ScalePolicy['trial']>;
     t.periods++;
     if (t.periods <= TRIAL_SETTLE_PERIODS) return null;
-    if (p.meanElu < IDLE_ELU) {
-      // The load stopped before the verdict: no rate to judge. Idleness will pause the front end.
-      this.trial = null;
-      this.idle = 1;
-      return null;
-    }
     t.served += p.served;
     if (t.periods < TRIAL_SETTLE_PERIODS + TRIAL_EVAL_PERIODS) return null;
     this.trial = null;
     this.idle = 0;
     if (t.served / TRIAL_EVAL_PERIODS >= t.baseline * (1 + TRIAL_MIN_GAIN)) {
       this.backoff = BACKOFF_PERIODS;
-      this.paid = true;
       return null;
     }
-    this.paid = false;
     if (p.active <= p.min) return null;
     this.backoffUntil = this.period + this.backoff;
     this.backoff = Math.min(2 * this.backoff, MAX_BACKOFF_PERIODS);
