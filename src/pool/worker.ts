@@ -6,6 +6,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { JpipdError, toErrorData } from '../errors.js';
+import { versionKey } from '../io/catalog.js';
 import { FileCache } from '../io/file-source.js';
 import { LengthsFile } from '../io/lengths-cache.js';
 import { loadTarget, stampOf, type LoadedTarget } from '../io/targets.js';
@@ -22,14 +23,9 @@ const files = new FileCache(64);
 const MAX_LOADED = 32;
 const loaded = new Map<string, LoadedTarget>();
 
-/** The key of a file version in `loaded`. */
-function loadedKey(abs: string, stamp: { size: number; mtimeMs: number }): string {
-  return `${abs}|${stamp.size}|${stamp.mtimeMs}`;
-}
-
 function load(abs: string, rel: string, root: string, cacheDir: string | null): LoadedTarget {
   const t = loadTarget(abs, rel, root, cacheDir, files);
-  const key = loadedKey(abs, t.stamp);
+  const key = versionKey(abs, t.stamp);
   loaded.delete(key);
   loaded.set(key, t);
   while (loaded.size > MAX_LOADED) loaded.delete(loaded.keys().next().value as string);
@@ -52,7 +48,7 @@ function runIndex(task: IndexTask): IndexResult {
   const timing: Array<[number, number]> = [];
   onLevelsIndexed((levels, seconds) => timing.push([levels, seconds]));
   try {
-    const t = loaded.get(loadedKey(task.abs, task.stamp)) ?? load(task.abs, task.rel, task.root, task.cacheDir);
+    const t = loaded.get(versionKey(task.abs, task.stamp)) ?? load(task.abs, task.rel, task.root, task.cacheDir);
     if (t.stamp.size !== task.stamp.size || t.stamp.mtimeMs !== task.stamp.mtimeMs) {
       throw new JpipdError('ERR_TARGET_CHANGED', 'the image changed since this channel opened it');
     }
