@@ -64,7 +64,7 @@ export const MATRIX_ROWS: Array<[string, (rs: MatrixResult[]) => string]> = [
   ['server CPU s per 1000 responses', (rs) => spread(rs.map(cpuPer1000), 3)],
   ['load generator CPU s', (rs) => spread(rs.map((r) => r.loadgenCpuS), 2)],
   ['errors (sum over runs)', (rs) => String(rs.reduce((s, r) => s + r.errors, 0))],
-  ['threads over 25 % of a core, per run', (rs) => (rs as MatrixResult[]).map((r) => String(r.threads?.length ?? '-')).join(' / ')],
+  ['threads over 25 % of a core, per run', (rs) => rs.map((r) => String(r.threads?.length ?? '-')).join(' / ')],
 ];
 
 /** A markdown table of a comparison (servers as columns). */
