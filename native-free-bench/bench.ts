@@ -243,10 +243,10 @@ try {
   json.engine = engine;
   say(`## Engine in-process, one thread, no sockets (micro/engine.ts bundled; median of ${a.get('engine-runs') ?? 3} runs by CPU per response)`);
   say();
-  say('| scenario | responses/s | CPU µs per response (min–max) | mean response | MB/s of JPP | ns per message (packet) |');
-  say('|---|---|---|---|---|---|');
+  say('| scenario | responses/s | CPU µs per response (min–max) | mean response | MB/s of JPP | ns per packet | ns per message |');
+  say('|---|---|---|---|---|---|---|');
   for (const r of engine as Array<EngineResult & { label?: string; cpuUsRange?: number[] }>) {
-    say(`| ${r.label ?? r.scenario} | ${fmt(r.responsesPerS)} | ${fmt(r.cpuUsPerResponse, 1)} (${fmt(r.cpuUsRange?.[0] ?? Number.NaN, 1)}–${fmt(r.cpuUsRange?.[1] ?? Number.NaN, 1)}) | ${fmt(r.meanBytes / 1000, 1)} kB | ${fmt(r.mbPerS)} | ${fmt(r.nsPerMessage)} |`);
+    say(`| ${r.label ?? r.scenario} | ${fmt(r.responsesPerS)} | ${fmt(r.cpuUsPerResponse, 1)} (${fmt(r.cpuUsRange?.[0] ?? Number.NaN, 1)}–${fmt(r.cpuUsRange?.[1] ?? Number.NaN, 1)}) | ${fmt(r.meanBytes / 1000, 1)} kB | ${fmt(r.mbPerS)} | ${fmt(r.nsPerPacket)} | ${fmt(r.nsPerMessage)} |`);
   }
   say();
 

@@ -2,7 +2,8 @@
  * The JPIP engine in-process on one thread, no sockets: a JpipService (as each front-end thread runs
  * it) answering the benchmark scenarios' requests through service.handle(), the way the uWS handler
  * calls it. Reports, per scenario, responses/s and CPU per response on this one thread, JPP MB/s and
- * ns per message (a message is one packet, or a header piece). Images are indexed during an unmeasured
+ * ns per packet and per message (a message carries one packet, several contiguous packets of one
+ * precinct, or a header piece). Images are indexed during an unmeasured
  * warm-up, as they are on a server that has been running.
  *
  * Usage: node --import tsx native-free-bench/micro/engine.ts [--root /tmp/jpipd-bench/images] [--seconds 4]
@@ -24,16 +25,19 @@ export interface EngineResult {
   cpuSeconds: number;
   bytes: number;
   messages: number;
+  /** Packets sent, whole or in part (a message may carry several). */
+  packets: number;
   responsesPerS: number;
   cpuUsPerResponse: number;
   mbPerS: number;
   nsPerMessage: number;
+  nsPerPacket: number;
   /** Mean response body size (bytes). */
   meanBytes: number;
 }
 
-/** Answers one request on this thread; returns [body bytes, messages, EOR]. */
-function answer(service: JpipService, path: string, q: string): { bytes: number; messages: number; eor: number; cnew?: string } {
+/** Answers one request on this thread; returns body bytes, messages, packets and the EOR. */
+function answer(service: JpipService, path: string, q: string): { bytes: number; messages: number; packets: number; eor: number; cnew?: string } {
   const r = service.handle({ method: 'GET', path, query: q });
   if (r instanceof Promise) throw new Error(`${path}?${q} needed asynchronous work: the images were not warmed up`);
   const reply = r as Reply;
@@ -46,7 +50,7 @@ function answer(service: JpipService, path: string, q: string): { bytes: number;
   }
   const eor = last.length >= 3 && last[last.length - 3] === 0 && last[last.length - 1] === 0 ? last[last.length - 2] : -1;
   const cnew = reply.headers.find(([k]) => k === 'JPIP-cnew')?.[1];
-  return { bytes, messages: Number(reply.log.messages ?? 0), eor, cnew };
+  return { bytes, messages: Number(reply.log.messages ?? 0), packets: Number(reply.log.packets ?? 0), eor, cnew };
 }
 
 /** Runs whole sessions of a scenario (open, every window until done, close) for `seconds`. */
@@ -55,6 +59,7 @@ function run(service: JpipService, o: ScenarioOptions, len: number, seconds: num
   let responses = 0;
   let bytes = 0;
   let messages = 0;
+  let packets = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
@@ -69,6 +74,7 @@ function run(service: JpipService, o: ScenarioOptions, len: number, seconds: num
         responses++;
         bytes += r.bytes;
         messages += r.messages;
+        packets += r.packets;
         if (r.eor === 1 || r.eor === 2) break;
       }
     }
@@ -84,10 +90,12 @@ function run(service: JpipService, o: ScenarioOptions, len: number, seconds: num
     cpuSeconds,
     bytes,
     messages,
+    packets,
     responsesPerS: responses / s,
     cpuUsPerResponse: (cpuSeconds * 1e6) / responses,
     mbPerS: bytes / 1e6 / s,
     nsPerMessage: (cpuSeconds * 1e9) / messages,
+    nsPerPacket: (cpuSeconds * 1e9) / packets,
     meanBytes: bytes / responses,
   };
 }
@@ -115,10 +123,10 @@ try {
   }
   const results = chosen.map(([label, o, len]) => ({ label, ...run(h.service, o, len, seconds) }));
   console.log(`# JpipService.handle() in-process on one thread, ${seconds} s per row, node ${process.version}\n`);
-  console.log('| scenario | responses/s | CPU µs per response | mean response | MB/s | ns per message |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('| scenario | responses/s | CPU µs per response | mean response | MB/s | ns per packet | ns per message |');
+  console.log('|---|---|---|---|---|---|---|');
   for (const r of results) {
-    console.log(`| ${r.label} | ${fmt(r.responsesPerS)} | ${fmt(r.cpuUsPerResponse, 1)} | ${fmt(r.meanBytes / 1000, 1)} kB | ${fmt(r.mbPerS)} | ${fmt(r.nsPerMessage)} |`);
+    console.log(`| ${r.label} | ${fmt(r.responsesPerS)} | ${fmt(r.cpuUsPerResponse, 1)} | ${fmt(r.meanBytes / 1000, 1)} kB | ${fmt(r.mbPerS)} | ${fmt(r.nsPerPacket)} | ${fmt(r.nsPerMessage)} |`);
   }
   if (a.has('json')) writeFileSync(a.get('json') as string, JSON.stringify(results, null, 2));
 } finally {

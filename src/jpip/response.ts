@@ -7,9 +7,10 @@
  *
  * Delivery order (docs/decisions/0002): metadata-bin 0 until complete, the `metareq` bins, then per
  * codestream its main header, the tile headers of the window's tiles, and the window's packets layer
- * by layer (LRCP restricted to the window), or precinct by precinct for JHelioviewer's request shape.
+ * by layer (LRCP restricted to the window), or precinct by precinct for JHelioviewer's request shape
+ * and whenever the rest of the window fits in the budget.
  */
-import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT, CLASS_TILE_HEADER, EOR_BYTE_LIMIT, EOR_IMAGE_DONE, EOR_RESPONSE_LIMIT, EOR_WINDOW_DONE } from '../bytes/jpp.js';
+import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT, CLASS_TILE_HEADER, EOR_BYTE_LIMIT, EOR_IMAGE_DONE, EOR_RESPONSE_LIMIT, EOR_WINDOW_DONE, MAX_HEADER_LENGTH } from '../bytes/jpp.js';
 import type { ByteSource } from '../bytes/source.js';
 import { precinctBinId, tileCount } from '../j2k/geometry.js';
 import type { TargetLayout } from '../j2k/types.js';
@@ -168,6 +169,7 @@ export class Response {
   private readonly limit: Stop;
   private readonly plans: Map<number, WindowPlan | undefined>;
   private undo: UndoLog | null;
+  private sentPackets = 0;
 
   constructor(
     private readonly target: TargetAccess,
@@ -217,6 +219,14 @@ export class Response {
   /** Messages written so far. */
   get messages(): number {
     return this.w.messages;
+  }
+
+  /**
+   * Packets whose bytes went out so far, whole or in part (index records: P per packet where headers
+   * are packed in PPM/PPT); one message may carry several.
+   */
+  get packets(): number {
+    return this.sentPackets;
   }
 
   /** Body bytes taken from the image so far (headers excluded). */
@@ -296,7 +306,12 @@ export class Response {
     const canvas = frameRegionToCanvas(layout.siz, plan.frameD, plan.region);
     const pr = windowPrecincts(s, this.req, tiles, canvas, plan.frameD, plan.topLevel);
     try {
-      yield* this.precincts(cs, src, plan.pastEdge, pr);
+      // Precinct by precinct for JHelioviewer's request shape, and whenever all the window still lacks
+      // on this codestream fits in the budget left: then the order inside the response decides no
+      // quality (every byte arrives in it), and whole precincts make one message and one file run
+      // each instead of one per packet (a 4096² frame: 1,382 messages instead of 11,054).
+      const precinctMajor = plan.pastEdge || this.restFits(this.model.stream(cs).precincts, pr);
+      yield* this.precincts(cs, src, precinctMajor, pr);
     } finally {
       giveBack(pr);
     }
@@ -322,7 +337,10 @@ export class Response {
           for (let j = start; j <= k; j++) length += pr.lengths[j];
           const id = pr.ids[i];
           while (!w.ready()) yield;
-          if (!this.offer(h, BinKind.Precinct, CLASS_PRECINCT, cs, id, h.get(id), at, length, l === total - 1, true, src, pr.offsets[start], null)) return;
+          const before = w.messages;
+          const more = this.offer(h, BinKind.Precinct, CLASS_PRECINCT, cs, id, h.get(id), at, length, l === total - 1, true, src, pr.offsets[start], null);
+          if (w.messages !== before) this.sentPackets += k - start + 1;
+          if (!more) return;
           at += length;
           start = k + 1;
         }
@@ -352,13 +370,40 @@ export class Response {
           if (held === at && this.stop === Stop.None && w.tryFileMessage(CLASS_PRECINCT, cs, id, at, length, last, src, pr.offsets[k], this.budget)) {
             this.undo?.push(BinKind.Precinct, cs, id, held);
             this.model.setIn(h, id, last ? COMPLETE : at + length);
+            this.sentPackets++;
             continue;
           }
           while (!w.ready()) yield;
-          if (!this.offer(h, BinKind.Precinct, CLASS_PRECINCT, cs, id, held, at, length, last, true, src, pr.offsets[k], null)) return;
+          const before = w.messages;
+          const more = this.offer(h, BinKind.Precinct, CLASS_PRECINCT, cs, id, held, at, length, last, true, src, pr.offsets[k], null);
+          if (w.messages !== before) this.sentPackets++;
+          if (!more) return;
         }
       }
     }
+  }
+
+  /**
+   * True when every byte the client lacks of the window's precincts, with a header for every message
+   * they could take (one per run of layers contiguous in the file), fits in what is left of the budget.
+   */
+  private restFits(h: Holdings, pr: WindowPrecincts): boolean {
+    let room = this.budget - this.w.length;
+    const { offsets, lengths } = pr;
+    for (let i = 0; i < pr.n && room >= 0; i++) {
+      const held = h.get(pr.ids[i]);
+      if (held === COMPLETE) continue;
+      const first = pr.first[i];
+      const end = first + pr.layers[i];
+      let bytes = 0;
+      let messages = 1;
+      for (let k = first; k < end; k++) {
+        bytes += lengths[k];
+        if (k > first && offsets[k] !== offsets[k - 1] + lengths[k - 1]) messages++;
+      }
+      room -= Math.max(0, bytes - held) + messages * MAX_HEADER_LENGTH;
+    }
+    return room >= 0;
   }
 
   private offerPiece(kind: BinKind, cls: number, cs: number, id: number, p: Piece, src: number): boolean {

@@ -425,7 +425,7 @@ export class JpipService {
       if (finished) return;
       finished = true;
       for (const f of used) this.catalog.unuse(f);
-      Object.assign(log, { eor: response.eor, messages: response.messages, bytes: response.bodyBytes });
+      Object.assign(log, { eor: response.eor, messages: response.messages, packets: response.packets, bytes: response.bodyBytes });
       if (session) this.release(session);
     };
     let body: Uint8Array;

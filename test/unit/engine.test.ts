@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT } from '../../src/bytes/jpp.js';
+import { CLASS_MAIN_HEADER, CLASS_METADATA, CLASS_PRECINCT, EOR_BYTE_LIMIT, EOR_WINDOW_DONE } from '../../src/bytes/jpp.js';
 import { BufferSource } from '../../src/bytes/source.js';
 import { DataBinCache, type BinKey } from '../../src/client/databin-cache.js';
 import { parseJppStream, type JppEvent, type JppMessage } from '../../src/client/jpp-parser.js';
@@ -454,32 +454,51 @@ test('(h) the main header bin excludes TLM (gray257-eph-tlm.j2k)', () => {
 
 // ---------------------------------------------------------------- (i) LRCP order inside the window
 
-for (const [name, window] of [
+const ORDER_WINDOWS = [
   ['gray1000-lrcp-p64-l4.j2k', win(1000, 700, [300, 200], [300, 200])],
   ['gray1000-rpcl-p64-l4.j2k', win(500, 350, [50, 60], [300, 200])],
   ['gray1000-t512-tpr-rpcl.j2k', win(1000, 700, [400, 400], [300, 250])],
   ['rgb640-mct-pcrl-p64-l3.j2k', win(320, 240, [100, 100], [60, 60])],
-] as const) {
-  test(`(i) LRCP inside the window: the window's precincts layer by layer, then the margin's (${name})`, () => {
+] as const;
+
+/** Packet bytes of the window's precincts (all layers): a budget below it cannot hold the window. */
+function windowDataBytes(t: Target, r: ServeResult): number {
+  const ids = new Set(parseResponse(r).messages.filter((m) => m.cls === CLASS_PRECINCT).map((m) => m.id));
+  let n = 0;
+  for (const id of ids) n += packetsOf(t, 0, id).lengths.reduce((a, b) => a + b, 0);
+  return n;
+}
+
+for (const [name, window] of ORDER_WINDOWS) {
+  test(`(i) LRCP inside the window when the budget cuts it: the window's precincts layer by layer, then the margin's (${name})`, () => {
     const t = target(name);
-    const r = serveOnce(t, request({ window }));
-    const msgs = parseResponse(r).messages.filter((m) => m.cls === CLASS_PRECINCT);
+    // One byte less than the window's packets: the response must stop before the window is done.
+    const unlimited = serveOnce(t, request({ window }));
+    const len = windowDataBytes(t, unlimited) - 1;
+    const r = serveOnce(t, request({ window, len }));
+    const all = new Set(parseResponse(unlimited).messages.filter((m) => m.cls === CLASS_PRECINCT).map((m) => m.id));
+    const parsed = parseResponse(r);
+    assert.equal(parsed.eor, EOR_BYTE_LIMIT);
+    const msgs = parsed.messages.filter((m) => m.cls === CLASS_PRECINCT);
     assert.ok(msgs.length > 0);
     const seen = new Map<number, number>();
     let prev = { l: -1, r: -1, g: 0 };
-    const layerCount = new Map<number, number>();
+    const layerCount = new Map<string, number>();
     const core = corePrecincts(t, r.served);
-    assert.ok(core.size > 0 && core.size < new Set(msgs.map((m) => m.id)).size, 'the window has a margin');
-    for (const m of msgs) {
+    assert.ok(core.size > 0 && core.size < all.size, 'the window has a margin');
+    let maxLayer = 0;
+    msgs.forEach((m, i) => {
       const { offsets, lengths, r: res } = packetsOf(t, 0, m.id);
       // Which layer this message carries: the packet starting at its bin offset.
       let start = 0;
       let l = 0;
       while (start < m.offset) start += lengths[l++];
       assert.equal(start, m.offset, `precinct ${m.id}: message starts on a packet boundary`);
-      assert.equal(m.length, lengths[l], 'one packet per message');
-      assert.deepEqual(m.body, t.bytes.subarray(offsets[l], offsets[l] + lengths[l]), 'the packet bytes from the file');
-      assert.equal(m.complete, l === lengths.length - 1);
+      // Only the last message may stop inside its packet (where the budget ran out).
+      const cut = i === msgs.length - 1 && m.length < lengths[l];
+      assert.equal(m.length, cut ? m.length : lengths[l], 'one packet per message');
+      assert.deepEqual(m.body, t.bytes.subarray(offsets[l], offsets[l] + m.length), 'the packet bytes from the file');
+      assert.equal(m.complete, !cut && l === lengths.length - 1);
       assert.equal(seen.get(m.id) ?? -1, l - 1, `precinct ${m.id}: layers in order`);
       seen.set(m.id, l);
       // The precincts the window itself falls in, layer by layer (each layer in resolution order), then
@@ -488,12 +507,69 @@ for (const [name, window] of [
       const after = g > prev.g || (g === prev.g && (l > prev.l || (l === prev.l && res >= prev.r)));
       assert.ok(after, `group ${g} layer ${l} r ${res} after group ${prev.g} layer ${prev.l} r ${prev.r}`);
       prev = { l, r: res, g };
-      layerCount.set(l, (layerCount.get(l) ?? 0) + 1);
+      layerCount.set(`${g}/${l}`, (layerCount.get(`${g}/${l}`) ?? 0) + 1);
+      maxLayer = Math.max(maxLayer, l);
+    });
+    // Every layer before the one the budget cut carries every precinct of its group (the window's own
+    // precincts are all complete before the margin starts).
+    const coreLayers = prev.g === 0 ? prev.l : maxLayer + 1;
+    assert.ok(coreLayers > 0);
+    for (let l = 0; l < coreLayers; l++) assert.equal(layerCount.get(`0/${l}`), core.size, `core layer ${l} has every core precinct`);
+    for (let l = 0; prev.g === 1 && l < prev.l; l++) assert.equal(layerCount.get(`1/${l}`), all.size - core.size, `margin layer ${l} has every margin precinct`);
+  });
+
+  test(`(i) when all the window lacks fits the budget: precinct by precinct, contiguous layers in one message, same bins (${name})`, () => {
+    const t = target(name);
+    const r = serveOnce(t, request({ window }));
+    const parsed = parseResponse(r);
+    assert.equal(parsed.eor, EOR_WINDOW_DONE);
+    const msgs = parsed.messages.filter((m) => m.cls === CLASS_PRECINCT);
+    const core = corePrecincts(t, r.served);
+    let group = 0;
+    const done = new Set<number>();
+    let last = -1;
+    let prevRes = -1;
+    for (const m of msgs) {
+      const { offsets, lengths, r: res } = packetsOf(t, 0, m.id);
+      // A precinct's messages are consecutive: once another precinct starts, it never comes back.
+      if (m.id !== last) {
+        assert.ok(!done.has(m.id), `precinct ${m.id} is sent in one stretch`);
+        if (last >= 0) done.add(last);
+        const g = core.has(m.id) ? 0 : 1;
+        assert.ok(g >= group, 'the window\'s own precincts before the margin');
+        if (g > group) prevRes = -1;
+        group = g;
+        assert.ok(res >= prevRes, 'resolution order inside each group');
+        prevRes = res;
+        last = m.id;
+      }
+      // Each message is a run of whole packets contiguous in the file, as long as the file allows.
+      let start = 0;
+      let l = 0;
+      while (start < m.offset) start += lengths[l++];
+      assert.equal(start, m.offset);
+      let n = 0;
+      let k = l;
+      while (n < m.length) n += lengths[k++];
+      assert.equal(n, m.length, 'whole packets');
+      for (let j = l + 1; j < k; j++) assert.equal(offsets[j], offsets[j - 1] + lengths[j - 1], 'contiguous in the file');
+      if (k < lengths.length) assert.notEqual(offsets[k], offsets[k - 1] + lengths[k - 1], 'no shorter than the contiguous run');
+      assert.deepEqual(m.body, t.bytes.subarray(offsets[l], offsets[l] + m.length));
+      assert.equal(m.complete, k === lengths.length);
     }
-    // Every precinct of the window appears once in every layer.
-    const counts = [...layerCount.values()];
-    assert.ok(counts.length > 1);
-    assert.ok(counts.every((n) => n === seen.size), `each layer carries all ${seen.size} precincts`);
+    // The same bins, byte for byte, as layer-major responses cut by a budget and continued.
+    const model = new CacheModel();
+    const parts: ServeResult[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const p = serveOnce(t, request({ window, len: 700 }), model);
+      parts.push(p);
+      if (parseResponse(p).eor !== EOR_BYTE_LIMIT) break;
+    }
+    assert.ok(parts.length > 2);
+    const whole = cacheOf(r);
+    const pieces = cacheOf(...parts);
+    for (const k of whole.keys()) assert.deepEqual(pieces.get(k), whole.get(k));
+    assert.equal(pieces.keys().length, whole.keys().length);
   });
 }
 
