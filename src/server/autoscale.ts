@@ -6,6 +6,8 @@
  *    AUTOSCALE_ELU) for AUTOSCALE_SUSTAIN_PERIODS periods in a row and, over those periods, a core was
  *    free for another on average (AUTOSCALE_FREE_CORES idle), or they were saturated (SATURATED_ELU)
  *    whatever the idle share.
+ *    With less than a whole core idle, the responses must also be heavy enough to pay for sharing
+ *    one (SHARED_CORE_MIN_MS of loop time each).
  *    Saturation alone is enough because idle CPU says little on a machine shared with clients: at 100
  *    clients on 2 cores one front end ran at utilisation 1.0 with 0.25–0.5 cores idle, and a second
  *    one raised movie responses/s by 33 %;
@@ -44,6 +46,18 @@ export const AUTOSCALE_PERIOD_MS = 500;
  */
 export const AUTOSCALE_FREE_CORES = 0.4;
 /**
+ * Event-loop time per response (ms, over the busy periods) below which another front end is not tried
+ * when less than a whole core is idle. A new thread then shares a core with the clients or the other
+ * front ends, which pays only when each response carries enough work to outweigh the second thread's
+ * wake-ups and cache traffic. Measured on 2 cores shared with a load generator (one front end, 500 ms
+ * periods, 2026-11-30 at de8e9ea): 256² windows 0.08–0.15 ms, the zoom sequence 0.13–0.20, five-image
+ * views 0.15–0.26, the linked movie 0.23–0.30 — where a second front end gained nothing and, once
+ * started without connection migration, stayed for the rest of the load (five-image views at 16
+ * clients: p99 12.1–13.4 ms in the runs with two, 9.9–10.9 with one) — against 0.31–0.46 for movie
+ * frames, 1.0–1.8 for 15-frame requests and whole frames, where it raised responses/s by 14–45 %.
+ */
+export const SHARED_CORE_MIN_MS = 0.3;
+/**
  * Consecutive busy periods (3 s) before a start; the idle share is their mean. Single 500 ms periods
  * are too noisy to decide on: the idle share of one steady load spans 0.14–0.46 cores.
  */
@@ -75,12 +89,16 @@ export const IDLE_ELU = 0.05;
 export const IDLE_PERIODS = 10;
 
 /**
- * Whether another front end would help, given the front ends' mean utilisation and the machine's idle
- * cores (both over the sustain periods); `saturation`: saturation alone is enough (only where a trial
- * that does not pay can be paused under load without resetting connections).
+ * Whether another front end would help, given the front ends' mean utilisation, the machine's idle
+ * cores and the event-loop time per response (all over the sustain periods); `saturation`: saturation
+ * alone is enough (only where a trial that does not pay can be paused under load without resetting
+ * connections). `freeCores` 0 decides on busy-ness alone.
  */
-export function shouldAddFrontEnd(meanElu: number, idleCores: number, freeCores = AUTOSCALE_FREE_CORES, saturation = true): boolean {
-  return meanElu >= AUTOSCALE_ELU && (idleCores >= freeCores || (saturation && meanElu >= SATURATED_ELU));
+export function shouldAddFrontEnd(meanElu: number, idleCores: number, msPerResponse: number, freeCores = AUTOSCALE_FREE_CORES, saturation = true): boolean {
+  if (meanElu < AUTOSCALE_ELU) return false;
+  if (freeCores <= 0 || (saturation && meanElu >= SATURATED_ELU)) return true;
+  if (idleCores < freeCores) return false;
+  return idleCores >= 1 || msPerResponse >= SHARED_CORE_MIN_MS;
 }
 
 /** What one period saw. */
@@ -144,7 +162,12 @@ export class ScalePolicy {
     }
     if (this.streak.length < AUTOSCALE_SUSTAIN_PERIODS || p.active >= p.max || this.period < this.backoffUntil) return null;
     const mean = (f: (q: Period) => number): number => this.streak.reduce((a, q) => a + f(q), 0) / this.streak.length;
-    if (!shouldAddFrontEnd(mean((q) => q.meanElu), mean((q) => q.idleCores), this.freeCores, this.pauseUnderLoad)) return null;
+    // Loop time per response over the streak (a period's busy time is its mean utilisation times the
+    // accepting front ends times its length).
+    const busyMs = this.streak.reduce((a, q) => a + q.meanElu * q.active * AUTOSCALE_PERIOD_MS, 0);
+    const served = this.streak.reduce((a, q) => a + q.served, 0);
+    const msPerResponse = served > 0 ? busyMs / served : Infinity;
+    if (!shouldAddFrontEnd(mean((q) => q.meanElu), mean((q) => q.idleCores), msPerResponse, this.freeCores, this.pauseUnderLoad)) return null;
     // The rate to beat: the busy periods only (the idle ones before a burst would flatter any trial).
     this.trial = { baseline: mean((q) => q.served), periods: 0, served: 0 };
     this.streak.length = 0;

@@ -12,7 +12,7 @@ import { DataBinCache } from '../../src/client/databin-cache.js';
 import { parseJppStream } from '../../src/client/jpp-parser.js';
 import { JpipSession } from '../../src/client/session.js';
 import { startTestServer } from '../helpers/server.js';
-import { AUTOSCALE_ELU, AUTOSCALE_FREE_CORES, shouldAddFrontEnd } from '../../src/server/autoscale.js';
+import { AUTOSCALE_ELU, AUTOSCALE_FREE_CORES, SHARED_CORE_MIN_MS, shouldAddFrontEnd } from '../../src/server/autoscale.js';
 
 /** One GET on a fresh connection (no keep-alive), so the kernel picks a front end each time. */
 function freshGet(port: number, path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Uint8Array }> {
@@ -145,12 +145,16 @@ describe('front-end threads', () => {
     }
   });
 
-  it('tries another front end only when the front ends are busy and a core is free for it, or saturated', () => {
-    assert.equal(shouldAddFrontEnd(0.9, 1.5), true);
-    assert.equal(shouldAddFrontEnd(AUTOSCALE_ELU, AUTOSCALE_FREE_CORES), true);
-    assert.equal(shouldAddFrontEnd(0.3, 1.5), false, 'not busy');
-    assert.equal(shouldAddFrontEnd(0.8, 0.2), false, 'busy, but no core free: another thread would only compete');
-    assert.equal(shouldAddFrontEnd(0.95, 0.2), true, 'saturated: worth a try (kept only if the rate rises)');
-    assert.equal(shouldAddFrontEnd(0.95, 0, 0), true, 'freeCores 0: busy-ness only');
+  it('tries another front end only when the front ends are busy and a core is free for it (part of one: for heavy responses), or saturated', () => {
+    const heavy = SHARED_CORE_MIN_MS;
+    const light = SHARED_CORE_MIN_MS / 2;
+    assert.equal(shouldAddFrontEnd(0.9, 1.5, light), true, 'a whole core free: any load');
+    assert.equal(shouldAddFrontEnd(AUTOSCALE_ELU, AUTOSCALE_FREE_CORES, heavy), true);
+    assert.equal(shouldAddFrontEnd(AUTOSCALE_ELU, AUTOSCALE_FREE_CORES, light), false, 'part of a core free: only for heavy responses');
+    assert.equal(shouldAddFrontEnd(0.3, 1.5, heavy), false, 'not busy');
+    assert.equal(shouldAddFrontEnd(0.8, 0.2, heavy), false, 'busy, but no core free: another thread would only compete');
+    assert.equal(shouldAddFrontEnd(0.95, 0.2, light), true, 'saturated: worth a try (kept only if the rate rises)');
+    assert.equal(shouldAddFrontEnd(0.95, 0.2, light, AUTOSCALE_FREE_CORES, false), false, 'saturated, no undo under load: not for light responses');
+    assert.equal(shouldAddFrontEnd(0.6, 0, light, 0), true, 'freeCores 0: busy-ness only');
   });
 });

@@ -132,6 +132,20 @@ describe('autoscale policy', () => {
     assert.deepEqual(run(new ScalePolicy(), dip), []);
   });
 
+  it('with less than a whole core free, tries another front end only for heavy responses', () => {
+    const n = AUTOSCALE_SUSTAIN_PERIODS;
+    // Loop time per response = utilisation × front ends × period / responses: 0.8 × 500 / 4000 = 0.1 ms.
+    const light = (): Period => ({ ...busy(4000), meanElu: 0.8, idleCores: 0.6 });
+    assert.deepEqual(run(new ScalePolicy(undefined, false), Array.from({ length: 4 * n }, light)), [], 'small responses, part of a core free');
+    // 0.8 × 500 / 800 = 0.5 ms per response: tried.
+    assert.deepEqual(run(new ScalePolicy(undefined, false), Array.from({ length: n }, () => ({ ...light(), served: 800 }))), [[n - 1, 'add']]);
+    // A whole core free: tried whatever the response size.
+    assert.deepEqual(run(new ScalePolicy(undefined, false), Array.from({ length: n }, () => ({ ...light(), idleCores: 1.2 }))), [[n - 1, 'add']]);
+    // The mean over the streak decides: one heavy period among light ones is not enough.
+    const mixed = (i: number): Period => (i % n === 0 ? { ...light(), served: 400 } : light());
+    assert.deepEqual(run(new ScalePolicy(undefined, false), Array.from({ length: 4 * n }, (_, i) => mixed(i))), []);
+  });
+
   it('judges a trial against the busy periods before it, not the idle ones before the burst', () => {
     const n = AUTOSCALE_SUSTAIN_PERIODS;
     const trial = TRIAL_SETTLE_PERIODS + TRIAL_EVAL_PERIODS;
