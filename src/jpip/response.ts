@@ -152,6 +152,14 @@ function lease(n: number, m: number): WindowPrecincts {
   return pr;
 }
 
+/**
+ * True when record k + 1 starts where record k ends in the file: the precinct-major walk sends such
+ * records as one message, and restFits counts messages the same way.
+ */
+function continues(pr: WindowPrecincts, k: number): boolean {
+  return pr.offsets[k + 1] === pr.offsets[k] + pr.lengths[k];
+}
+
 function giveBack(pr: WindowPrecincts): void {
   if (FREE.length < MAX_FREE) FREE.push(pr);
 }
@@ -332,7 +340,7 @@ export class Response {
         let start = pr.first[i];
         for (let l = 0; l < L; l++) {
           const k = pr.first[i] + l;
-          if (l + 1 < L && pr.offsets[k + 1] === pr.offsets[k] + pr.lengths[k]) continue;
+          if (l + 1 < L && continues(pr, k)) continue;
           let length = 0;
           for (let j = start; j <= k; j++) length += pr.lengths[j];
           const id = pr.ids[i];
@@ -389,7 +397,7 @@ export class Response {
    */
   private restFits(h: Holdings, pr: WindowPrecincts): boolean {
     let room = this.budget - this.w.length;
-    const { offsets, lengths } = pr;
+    const lengths = pr.lengths;
     for (let i = 0; i < pr.n && room >= 0; i++) {
       const held = h.get(pr.ids[i]);
       if (held === COMPLETE) continue;
@@ -399,7 +407,7 @@ export class Response {
       let messages = 1;
       for (let k = first; k < end; k++) {
         bytes += lengths[k];
-        if (k > first && offsets[k] !== offsets[k - 1] + lengths[k - 1]) messages++;
+        if (k > first && !continues(pr, k - 1)) messages++;
       }
       room -= Math.max(0, bytes - held) + messages * MAX_HEADER_LENGTH;
     }
